@@ -1,0 +1,41 @@
+"""The `t2eval` command line. Subcommands are imported lazily so `t2eval --help`
+stays fast (no torch import)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command or group
+_COMMANDS = {
+    "demo": "t2eval.commands.demo:demo",
+    "params": "t2eval.commands.params:params",
+    "data": "t2eval.commands.data:data",
+    "model": "t2eval.commands.model:model",
+    "sandbox": "t2eval.sandbox.cli:sandbox",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx):
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = _COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="t2eval")
+def main():
+    """t2eval: self-adaptive LLMs (Transformer-Squared) for lm-evaluation-harness."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`t2eval params`: exact SVF / PEFT parameter counts from a model's config."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--model", "model_name", default="smollm2-135m-instruct", show_default=True,
+              help="Embedded alias, hub id, or folder with a config.json.")
+@click.option("--targets", default=None, help="SVF targets: mlp | attn | all | a regex over module names.")
+@click.option("--lora-rank", type=int, default=None, help="Count a PEFT adapter of this rank instead.")
+@click.option("--lora-modules", default="q_proj,v_proj", show_default=True,
+              help="Comma-separated module names for the PEFT adapter.")
+@click.option("--method", type=click.Choice(["lora", "dora", "ia3"]), default="lora", show_default=True,
+              help="PEFT method counted with --lora-rank (ia3 ignores the rank).")
+def params(model_name, targets, lora_rank, lora_modules, method):
+    """Print the exact number of trainable parameters (an integer on stdout).
+
+    Builds the model on the meta device from its config alone, so e.g. a Llama-3-8B
+    config.json is enough. Example: t2eval params --model ./llama3 --targets mlp
+    """
+    from ..params import meta_model, peft_param_count, svf_param_count
+    from ..svf.targets import TargetError
+
+    use_peft = lora_rank is not None or method != "lora"
+    if (targets is not None) == use_peft:
+        raise click.UsageError("give exactly one of --targets (SVF) or --lora-rank/--method (PEFT)")
+    model = meta_model(model_name)
+    if targets is not None:
+        try:
+            count = svf_param_count(model, targets)
+        except TargetError as err:
+            raise click.BadParameter(str(err), param_hint="--targets") from err
+        what = f"SVF parameters, targets={targets}"
+    else:
+        modules = [m.strip() for m in lora_modules.split(",") if m.strip()]
+        count = peft_param_count(model, method, modules, lora_rank or 0)
+        what = f"{method} parameters, rank={lora_rank}, modules={','.join(modules)}"
+    click.echo(f"# {count / 1e6:.2f}M {what} ({model_name})", err=True)
+    click.echo(count)

