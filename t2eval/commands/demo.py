@@ -58,7 +58,7 @@ def demo(model_name, targets, max_new_tokens):
     click.echo(f"  z = 1 reproduces the base model: max |logit diff| = {diff:.2e}")
 
     # An illustrative expert: amplify the top 10% singular directions of every matrix.
-    boost = identity.with_z({n: torch.where(torch.arange(z.numel()) < z.numel() // 10, 1.5, 1.0)
+    boost = identity.with_z({n: torch.where(torch.arange(z.numel()) < z.numel() // 10, 1.2, 1.0)
                              for n, z in identity.z.items()}, name="top10-boost")
     click.echo(f"\n  base answer:    {_generate(model, tokenizer, PROMPT, max_new_tokens)!r}")
     t = time.perf_counter()

