@@ -1,0 +1,65 @@
+"""A folder of expert files for one base model, indexed by name and by pass-1 label."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..svf import Expert, ExpertError, load_expert
+
+EXPERTS_ENV = "T2EVAL_EXPERTS"
+
+
+def default_experts_dir(model_slug: str) -> Path | None:
+    """``$T2EVAL_EXPERTS/<slug>`` if set, else the repository's ``experts/<slug>``, if present."""
+    roots = [Path(os.environ[EXPERTS_ENV])] if os.environ.get(EXPERTS_ENV) else []
+    roots.append(Path(__file__).resolve().parents[2] / "experts")
+    for root in roots:
+        if (root / model_slug).is_dir():
+            return root / model_slug
+    return None
+
+
+@dataclass
+class ExpertLibrary:
+    """Experts by name; ``by_label`` maps a pass-1 label ("math", "code", ...) to an expert."""
+
+    experts: dict[str, Expert]
+    folder: Path | None = None
+
+    @classmethod
+    def from_folder(cls, folder: str | Path | None) -> "ExpertLibrary":
+        if folder is None:
+            return cls({}, None)
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ExpertError(f"experts folder {folder} does not exist; pass experts=<folder of "
+                              "*.safetensors expert files> or leave it unset for the shipped experts")
+        experts = {}
+        for path in sorted(folder.glob("*.safetensors")):
+            expert = load_expert(path)
+            experts[expert.name or path.stem] = expert
+        return cls(experts, folder)
+
+    @property
+    def by_label(self) -> dict[str, Expert]:
+        return {e.label: e for e in self.experts.values() if e.label and e.label != "cls"}
+
+    @property
+    def targets(self) -> str | None:
+        """The one target spec all experts share (None when empty)."""
+        specs = {e.targets for e in self.experts.values()}
+        if len(specs) > 1:
+            raise ExpertError(f"experts in {self.folder} use different targets {sorted(specs)}; "
+                              "put experts of one target spec in one folder")
+        return specs.pop() if specs else None
+
+    def get(self, name: str) -> Expert:
+        if name in self.experts:
+            return self.experts[name]
+        close = difflib.get_close_matches(name, self.experts, n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        raise ExpertError(f"unknown expert '{name}'{hint} available in {self.folder}: "
+                          f"{', '.join(self.experts) or '(none)'}")

@@ -1,0 +1,118 @@
+"""Make ``lm_eval --model t2`` and t2eval's tasks visible to the stock lm-eval CLI.
+
+lm-eval 0.4.13 reads no plugin entry points. t2eval therefore installs a one-line ``.pth``
+file (``t2eval-lm-eval.pth``, see setup.py) that calls :func:`install` at interpreter
+start. ``install`` only puts a finder on ``sys.meta_path``; the finder does nothing until
+lm-eval's registry or task manager module is imported, and then, right after that module
+has run,
+
+* registers the model name ``t2`` as a lazy placeholder (``"t2eval.backend:T2LM"`` —
+  nothing is imported until ``--model t2`` is actually used), and
+* adds t2eval's task folder to the paths ``TaskManager`` indexes by default (after the
+  built-in folder; t2eval's task names never collide with built-in ones).
+
+A Python process that never imports lm-eval pays for one small import. Set
+``T2EVAL_NO_LM_EVAL_PLUGIN=1`` to disable the hook.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import os
+import sys
+from pathlib import Path
+
+MODEL_NAME = "t2"
+MODEL_TARGET = "t2eval.backend:T2LM"
+
+
+def task_dir() -> Path:
+    """The folder holding t2eval's lm-eval task YAMLs."""
+    import t2eval.task_configs
+
+    return Path(t2eval.task_configs.__file__).parent
+
+
+def register_model(registry_module) -> None:
+    """Register ``t2`` lazily in lm-eval's model registry (idempotent).
+
+    lm-eval fills its registry with the built-in models only when it finds it empty, so
+    those (lazy name strings, no heavy imports) are registered first.
+    """
+    import lm_eval.models  # noqa: F401  (registers hf, vllm, ... as placeholders)
+
+    registry = registry_module.model_registry
+    if MODEL_NAME not in registry:
+        registry.register(MODEL_NAME, target=MODEL_TARGET)
+
+
+def patch_task_manager(manager_module) -> None:
+    """Make ``TaskManager(include_defaults=True)`` also index t2eval's task folder."""
+    cls = manager_module.TaskManager
+    if getattr(cls.__init__, "_t2eval", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, verbosity=None, include_path=None, include_defaults=True, *args, **kwargs):
+        if include_defaults:
+            paths = list(include_path) if isinstance(include_path, (list, tuple)) else (
+                [include_path] if include_path else [])
+            include_path = [str(task_dir()), *paths]  # user paths last: they still take precedence
+        original(self, verbosity, include_path, include_defaults, *args, **kwargs)
+
+    __init__._t2eval = True
+    __init__.__doc__ = original.__doc__
+    cls.__init__ = __init__
+
+
+_AFTER_IMPORT = {
+    "lm_eval.api.registry": register_model,
+    "lm_eval.tasks.manager": patch_task_manager,
+}
+
+
+class _Loader(importlib.abc.Loader):
+    """Runs the real loader, then the t2eval hook for that module."""
+
+    def __init__(self, inner, hook):
+        self._inner, self._hook = inner, hook
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        try:
+            self._hook(module)
+        except Exception as err:  # never break lm-eval itself
+            print(f"[t2eval] lm-eval plugin hook failed for {module.__name__}: {err}", file=sys.stderr)
+
+    def __getattr__(self, name):  # get_source, get_filename, ... for inspect/linecache
+        return getattr(self._inner, name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Wraps the loader of the two lm-eval modules t2eval hooks into."""
+
+    def find_spec(self, fullname, path, target=None):
+        hook = _AFTER_IMPORT.get(fullname)
+        if hook is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _Loader(spec.loader, hook)
+                return spec
+        return None
+
+
+def install() -> None:
+    """Put the finder on ``sys.meta_path`` (once); hook modules already imported."""
+    if os.environ.get("T2EVAL_NO_LM_EVAL_PLUGIN") or any(isinstance(f, _Finder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _Finder())
+    for name, hook in _AFTER_IMPORT.items():
+        if name in sys.modules:
+            hook(sys.modules[name])

@@ -1,0 +1,132 @@
+"""The `t2` lm-eval backend: registration with the stock CLI, pass-1 parsing, and
+per-sample dispatch (one expert install per distinct label) on a tiny model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from t2eval.backend.dispatch import LABELS, classification_prompt, parse_label
+from t2eval.svf import ones_expert, save_expert
+
+
+def test_stock_lm_eval_sees_model_and_tasks_without_shadowing():
+    code = (
+        "import json\n"
+        "from lm_eval.api.registry import get_model, model_registry\n"
+        "from lm_eval.tasks import TaskManager\n"
+        "tm = TaskManager()\n"
+        "idx = tm.task_index\n"
+        "print(json.dumps({'t2': str(model_registry._objs.get('t2')),"
+        " 'hf': get_model('hf').__name__,"
+        " 'ours': [t for t in ('arc_easy_t2', 'arc_challenge_t2', 'gsm8k_t2') if t in tm.all_tasks],"
+        " 'arc_easy': str(idx['arc_easy'].yaml_path)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    assert info["t2"] == "t2eval.backend:T2LM"  # lazy: registered, not imported
+    assert info["hf"] == "HFLM"  # built-in models still load (regression: registry was non-empty)
+    assert info["ours"] == ["arc_easy_t2", "arc_challenge_t2", "gsm8k_t2"]
+    assert "lm_eval/tasks/arc" in info["arc_easy"]  # built-in task untouched
+
+
+def test_plugin_costs_nothing_without_lm_eval():
+    code = "import sys; print('torch' in sys.modules, 'lm_eval' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_classification_prompt_and_parsing():
+    prompt = classification_prompt("What is 2 + 2?")
+    assert "classify it into one of four categories: 'code', 'math', 'reasoning', or 'others'" in prompt
+    assert "If a question spans multiple categories, choose the most dominant one." in prompt
+    assert prompt.endswith("Question: What is 2 + 2?")
+    assert parse_label("Classification: \\boxed{math}") == "math"
+    assert parse_label("\\boxed{Code} ... final: \\boxed{reasoning}") == "reasoning"
+    assert parse_label("I think it is math") == "others"
+    assert parse_label("\\boxed{poetry}") == "others"
+    assert set(LABELS) == {"code", "math", "reasoning", "others"}
+
+
+@pytest.fixture
+def tiny_hf_folder(tmp_path):
+    """A 2-layer random Llama saved with the embedded model's tokenizer (HFLM needs one)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from t2eval.models import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path())
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=96,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
+def _experts_folder(model_folder, out, labels=("math", "code", "reasoning")):
+    from transformers import AutoModelForCausalLM
+
+    from t2eval.svf import decompose
+
+    model = AutoModelForCausalLM.from_pretrained(model_folder)
+    dec = decompose(model, "mlp", progress=False)
+    gen = torch.Generator().manual_seed(0)
+    for label in labels:
+        base = ones_expert(dec, str(model_folder), "mlp")
+        z = {n: 1 + 0.5 * torch.randn(v.shape, generator=gen) for n, v in base.z.items()}
+        save_expert(base.with_z(z, name=label, label=label), out / f"{label}.safetensors")
+    return out
+
+
+def _requests(n_docs: int, choices: int = 2):
+    from lm_eval.api.instance import Instance
+
+    reqs = []
+    for doc_id in range(n_docs):
+        for c in range(choices):
+            reqs.append(Instance("loglikelihood", {"question": f"q{doc_id}"}, (f"Question {doc_id}:", f" answer {c}"),
+                                 c, metadata=("toy", doc_id, 1)))
+    return reqs
+
+
+def test_dispatch_installs_each_expert_once_and_keeps_order(tiny_hf_folder, tmp_path, monkeypatch):
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu")
+    labels = ["math", "code", "math", "others", "code", "math", "reasoning"]
+    monkeypatch.setattr(lm, "_classify", lambda reqs: [l if l != "others" else "base" for l in labels])
+    installs = []
+    original = lm.adapter.applied
+    monkeypatch.setattr(lm.adapter, "applied", lambda e: (installs.append(e and e.name), original(e))[1])
+    reqs = _requests(len(labels))
+    got = lm.loglikelihood(reqs, disable_tqdm=True)
+    assert installs == ["math", "code", None, "reasoning"]  # once per distinct label
+    for label in ("math", "code", "reasoning"):  # each answer = that expert's answer
+        fixed = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy=label, device="cpu")
+        mine = [2 * d + c for d, l in enumerate(labels) if l == label for c in range(2)]
+        want = fixed.loglikelihood([reqs[i] for i in mine], disable_tqdm=True)
+        assert [got[i] for i in mine] == want
+    info = lm.get_model_info()["t2"]
+    assert info["strategy"] == "prompt" and set(info["experts"]) == {"math", "code", "reasoning"}
+
+
+def test_bad_model_args_are_explained(tiny_hf_folder, tmp_path):
+    from t2eval.backend import T2LM
+    from t2eval.svf import ExpertError
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path, labels=("math",))
+    with pytest.raises(ExpertError, match="unknown expert 'mth' — did you mean 'math'"):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="mth", device="cpu")
+    with pytest.raises(ExpertError, match="does not exist"):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(tmp_path / "nope"), device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="needs labelled experts"):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(tmp_path / "empty"), strategy="prompt", device="cpu")
