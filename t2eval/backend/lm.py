@@ -7,20 +7,25 @@ one document (e.g. the choices of a multiple-choice question) share one plan.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import Counter
+from contextlib import contextmanager
 
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from ..models import DEFAULT_MODEL, model_slug, resolve_model_path
-from ..svf import SVFAdapter, decompose, mix_experts
+from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
+from ..svf import SVFAdapter, decompose, load_expert, mix_experts, save_expert
+from .cem import CEMConfig, cem_search
 from .dispatch import classification_prompt, parse_label, question_of
+from .fewshot import FewShotSet, load_task
 from .library import ExpertLibrary, default_experts_dir
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("none", "prompt", "cls", "uniform")
+STRATEGIES = ("none", "prompt", "cls", "uniform", "fewshot")
 BASE = "base"
 PASS1_GEN = {"until": ["\n\n\n"], "max_gen_toks": 48, "do_sample": False}
 
@@ -30,20 +35,40 @@ class T2LM(HFLM):
 
     pretrained  model alias / hub id / folder (default: the embedded SmolLM2-135M-Instruct)
     experts     folder of expert files (default: experts/<model-slug>/ when present)
-    strategy    none | prompt | cls | uniform | <expert name>
+    strategy    none | prompt | cls | fewshot | uniform | <expert name>
                 (default: prompt when experts exist, else none)
+    fewshot (CEM over mixing weights, once per task, saved and reused):
+      shots (10), population (8), generations (4), elite_ratio (0.25), init_std (0.3),
+      alpha = expert | layer (one alpha per expert, or per expert per layer),
+      normalize = true | false (alpha sums to 1), seed (0), fewshot_dir (where mixes are saved)
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
-                 strategy: str | None = None, **kwargs):
+                 strategy: str | None = None, shots: int = 10, population: int = 8,
+                 generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
+                 alpha: str = "expert", normalize: bool = True, seed: int = 0,
+                 fewshot_dir: str | None = None, **kwargs):
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
+        if self.world_size > 1:
+            raise RuntimeError("--model t2 does not support data-parallel launches (accelerate "
+                               f"launch with {self.world_size} processes) yet: run a single process, "
+                               "or shard one model over GPUs with --model_args parallelize=True")
         self.base_name = pretrained
+        self._auto_batch_size: int | None = None
         self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
         self.strategy = strategy or ("prompt" if self.library.by_label else "none")
         self._check_strategy()
         self.adapter = self._make_adapter()
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
+        self.shots, self.seed, self.alpha_mode = int(shots), int(seed), str(alpha)
+        if self.alpha_mode not in ("expert", "layer"):
+            raise ValueError(f"alpha must be 'expert' or 'layer', got '{alpha}'")
+        self.cem_config = CEMConfig(int(population), int(generations), float(elite_ratio),
+                                    float(init_std), normalize=str(normalize).lower() == "true",
+                                    seed=int(seed))
+        self.fewshot_dir = fewshot_dir
+        self.fewshot: dict[str, object] = {}  # task -> fitted mix (an Expert)
 
     # ------------------------------------------------------------------ setup
     def _check_strategy(self) -> None:
@@ -67,6 +92,8 @@ class T2LM(HFLM):
     def _expert_for(self, key: str):
         if key == BASE:
             return None
+        if key.startswith("fewshot:"):
+            return self.fewshot[key.split(":", 1)[1]]
         if key == "uniform":
             experts = list(self.library.by_label.values())
             return mix_experts(experts, [1 / len(experts)] * len(experts), name="uniform")
@@ -80,6 +107,8 @@ class T2LM(HFLM):
             docs.setdefault((req.task_name, req.doc_id), req)
         if self.strategy in ("prompt", "cls"):
             keys = self._classify(list(docs.values()))
+        elif self.strategy == "fewshot":
+            keys = [f"fewshot:{task}" for task, _ in docs]
         else:
             key = BASE if self.strategy == "none" else self.strategy
             keys = [key] * len(docs)
@@ -92,7 +121,7 @@ class T2LM(HFLM):
             question_of(r.doc, r.args[0]))}]) for r in reqs]
         pass1 = [Instance("generate_until", {}, (p, dict(PASS1_GEN)), i) for i, p in enumerate(prompts)]
         expert = self.library.get("cls") if self.strategy == "cls" else None
-        with self.adapter.applied(expert):
+        with self.adapter.applied(expert), self._cache_hook_off():
             responses = HFLM.generate_until(self, pass1, disable_tqdm=True)
         labels = [parse_label(text) for text in responses]
         for req, label in zip(reqs, labels):
@@ -103,6 +132,9 @@ class T2LM(HFLM):
     def _run(self, requests: list[Instance], method, disable_tqdm: bool) -> list:
         if self.adapter is None:
             return method(requests, disable_tqdm=disable_tqdm)
+        if self.strategy == "fewshot":
+            for task in dict.fromkeys(r.task_name for r in requests):
+                self._ensure_fewshot(task, requests)
         keys = self._plan(requests)
         results = [None] * len(requests)
         for key in dict.fromkeys(keys):  # distinct keys, first-seen order
@@ -123,6 +155,107 @@ class T2LM(HFLM):
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         return self._run(requests, super().loglikelihood_rolling, disable_tqdm)
 
+    # ------------------------------------------------------------------ few-shot (CEM)
+    def _ensure_fewshot(self, task: str, requests: list[Instance]) -> None:
+        """Fit (or load the saved) mix for ``task`` before its requests are answered."""
+        if task in self.fewshot:
+            return
+        chat = self._chat_mode([r for r in requests if r.task_name == task])
+        path = self._fewshot_path(task, chat)
+        if path.exists():
+            log.info("fewshot: reusing the mix for %s from %s", task, path)
+            self.fewshot[task] = load_expert(path)
+            return
+        self.fewshot[task] = self._fit_fewshot(task, chat)
+        save_expert(self.fewshot[task], path)
+        log.info("fewshot: saved the mix for %s to %s", task, path)
+
+    def _fit_fewshot(self, task: str, chat: bool):
+        experts = list(self.library.by_label.values())
+        shots = FewShotSet.build(load_task(task), self.shots, self.seed,
+                                 self.apply_chat_template if chat else None)
+        bank = self.adapter.merged_bank(experts)
+        shape = (len(experts),) if self.alpha_mode == "expert" else (len(experts), self.config.num_hidden_layers)
+
+        def evaluate(alpha):
+            self.adapter.apply_mix(bank, alpha)
+            return shots.score(self._run_plain, lambda text: len(self.tok_encode(text)))
+
+        try:
+            found = cem_search(evaluate, shape, self.cem_config)
+        finally:
+            self.adapter.remove()
+        mix = mix_experts(experts, found.alpha, name=f"fewshot-{task}")
+        mix.provenance.update(task=task, shots=len(shots.docs), split=shots.split, seed=self.seed,
+                              score=found.score, tiebreak=found.tiebreak, cem=vars(self.cem_config),
+                              chat_template=chat, history=found.history)
+        return mix
+
+    def _run_plain(self, request_type: str, instances: list[Instance]) -> list:
+        """HFLM on the installed weights, no dispatch, no response cache."""
+        with self._cache_hook_off():
+            return getattr(HFLM, request_type)(self, instances, disable_tqdm=True)
+
+    def _chat_mode(self, requests: list[Instance]) -> bool:
+        """Were these requests rendered with the chat template (lm-eval's --apply_chat_template)?"""
+        try:
+            tail = self.apply_chat_template([{"role": "user", "content": "\x00"}]).split("\x00")[-1]
+        except Exception:
+            return False
+        return bool(tail.strip()) and any(tail in str(r.args[0]) for r in requests)
+
+    def _fewshot_path(self, task: str, chat: bool):
+        from pathlib import Path
+
+        settings = json.dumps([self.config_fingerprint(), task, self.shots, self.alpha_mode, chat,
+                               vars(self.cem_config)], sort_keys=True)
+        digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        root = Path(self.fewshot_dir) if self.fewshot_dir else cache_root() / "fewshot" / model_slug(self.base_name)
+        return root / f"{task}-{digest}.safetensors"
+
+    # ------------------------------------------------------------------ lm-eval features
+    def _detect_batch_size(self, requests=None, pos: int = 0):
+        """batch_size=auto: detect once, then reuse for every expert group."""
+        if self._auto_batch_size is None:
+            self._auto_batch_size = super()._detect_batch_size(requests, pos)
+        return self._auto_batch_size
+
+    @contextmanager
+    def _cache_hook_off(self):
+        """Keep pass-1 generations out of lm-eval's response cache."""
+        hook, self.cache_hook = self.cache_hook, type(self.cache_hook)(None)
+        try:
+            yield
+        finally:
+            self.cache_hook = hook
+
+    def set_cache_hook(self, cache_hook) -> None:
+        """``--use_cache``: the cache is keyed on request text only, so one cache file may
+        only ever hold answers of one t2 configuration; a mismatch stops the run."""
+        if cache_hook.dbdict is not None:
+            self._claim_cache(cache_hook.dbdict)
+        super().set_cache_hook(cache_hook)
+
+    def config_fingerprint(self) -> str:
+        """sha256 of everything that decides which weights answer a request."""
+        config = {"base": self.base_name, "strategy": self.strategy, "pass1": PASS1_GEN,
+                  "experts": sorted(e.fingerprint for e in self.library.experts.values())}
+        if self.strategy == "fewshot":
+            config.update(shots=self.shots, alpha=self.alpha_mode, cem=vars(self.cem_config))
+        return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+    def _claim_cache(self, dbdict) -> None:
+        mine, key = self.config_fingerprint(), "__t2eval_config__"
+        theirs = dbdict.get(key)
+        if theirs is None and len(dbdict) > 0:
+            raise RuntimeError(f"--use_cache file {dbdict.filename} holds answers of another model "
+                               "(not written by t2); give t2 its own cache path")
+        if theirs not in (None, mine):
+            raise RuntimeError(f"--use_cache file {dbdict.filename} holds answers of a different t2 "
+                               f"configuration (experts/strategy/base model; {theirs[:12]} != {mine[:12]}); "
+                               "use one cache path per configuration")
+        dbdict[key] = mine
+
     # ------------------------------------------------------------------ provenance
     def get_model_info(self) -> dict:
         info = super().get_model_info()
@@ -134,5 +267,10 @@ class T2LM(HFLM):
                         for name, e in self.library.experts.items()},
             "pass1_labels": {task: dict(c) for task, c in self.pass1_labels.items()},
             "expert_installs": self.swaps,
+            "config_fingerprint": self.config_fingerprint(),
+            "fewshot": {task: {"alpha": m.provenance["alpha"], "fingerprint": m.fingerprint,
+                               "shots": m.provenance.get("shots"), "split": m.provenance.get("split"),
+                               "score": m.provenance.get("score")}
+                        for task, m in self.fewshot.items()},
         }
         return info

@@ -1,0 +1,98 @@
+"""The `t2` backend end to end on the embedded model, through lm-eval itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import data_dir
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not data_dir().is_dir(), reason=f"benchmark data not found at {data_dir()}")]
+
+ARC_GEN = "max_gen_toks=8"  # an option letter
+GSM_GEN = "max_gen_toks=32"
+
+
+@pytest.fixture(scope="module")
+def env():
+    env = dict(os.environ, T2EVAL_DATA_DIR=str(data_dir()), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    os.environ.update(T2EVAL_DATA_DIR=env["T2EVAL_DATA_DIR"])
+    return env
+
+
+@pytest.fixture(scope="module")
+def experts_dir(tmp_path_factory):
+    """Random experts for the embedded model (labels math/code/reasoning, plus cls)."""
+    from t2eval.models import load_model
+    from t2eval.svf import decompose, ones_expert, save_expert
+
+    model, _ = load_model()
+    dec = decompose(model, "mlp", progress=False)
+    folder = tmp_path_factory.mktemp("experts")
+    gen = torch.Generator().manual_seed(0)
+    for label in ("math", "code", "reasoning", "cls"):
+        base = ones_expert(dec, "smollm2-135m-instruct", "mlp")
+        z = {n: 1 + 0.05 * torch.randn(v.shape, generator=gen) for n, v in base.z.items()}
+        save_expert(base.with_z(z, name=label, label=label), folder / f"{label}.safetensors")
+    return folder
+
+
+def _evaluate(model: str, model_args: dict, tasks: list[str], limit: int, gen: str = ARC_GEN):
+    from lm_eval import simple_evaluate
+
+    return simple_evaluate(model=model, model_args=model_args, tasks=tasks, limit=limit,
+                           apply_chat_template=True, gen_kwargs=gen, log_samples=True,
+                           batch_size=8, device="cpu")
+
+
+def _responses(results, task):
+    return [s["resps"] for s in results["samples"][task]]
+
+
+def test_strategy_none_equals_hf(env):
+    from t2eval.models import resolve_model_path
+
+    for task, limit, gen in (("arc_easy_t2", 24, ARC_GEN), ("gsm8k_t2", 12, GSM_GEN)):
+        hf = _evaluate("hf", {"pretrained": resolve_model_path()}, [task], limit, gen)
+        t2 = _evaluate("t2", {"strategy": "none"}, [task], limit, gen)
+        assert len(t2["samples"][task]) == limit
+        assert _responses(t2, task) == _responses(hf, task)
+        assert t2["results"][task]["exact_match,none"] == hf["results"][task]["exact_match,none"]
+
+
+@pytest.mark.parametrize("strategy", ["cls", "uniform", "math", "fewshot"])
+def test_strategies_run_and_record_provenance(env, experts_dir, strategy):
+    args = {"strategy": strategy, "experts": str(experts_dir)}
+    if strategy == "fewshot":
+        args.update(shots=2, population=3, generations=2, fewshot_dir=str(experts_dir / "mixes"))
+    res = _evaluate("t2", args, ["arc_easy_t2"], limit=3)
+    info = res["config"]["t2"]
+    assert info["strategy"] == strategy
+    assert set(info["experts"]) == {"math", "code", "reasoning", "cls"}
+    assert res["results"]["arc_easy_t2"]["exact_match,none"] is not None
+    if strategy == "cls":
+        assert sum(info["pass1_labels"]["arc_easy_t2"].values()) == 3
+    if strategy == "fewshot":  # the fitted mix is recorded, saved, and reused on rerun
+        mix = info["fewshot"]["arc_easy_t2"]
+        assert mix["split"] == "validation" and mix["shots"] == 2 and len(mix["alpha"]) == 3
+        assert len(list((experts_dir / "mixes").glob("arc_easy_t2-*.safetensors"))) == 1
+        again = _evaluate("t2", args, ["arc_easy_t2"], limit=3)["config"]["t2"]["fewshot"]["arc_easy_t2"]
+        assert again["fingerprint"] == mix["fingerprint"]
+
+
+def test_stock_cli_prompt_strategy(env, experts_dir, tmp_path):
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", "--model_args",
+           f"strategy=prompt,experts={experts_dir}", "--tasks", "arc_easy_t2", "--limit", "3",
+           "--apply_chat_template", "--gen_kwargs", ARC_GEN, "--output_path", str(tmp_path), "--device", "cpu"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(next(tmp_path.rglob("results_*.json")).read_text())
+    info = results["config"]["t2"]
+    assert sum(info["pass1_labels"]["arc_easy_t2"].values()) == 3
+    assert "exact_match,none" in results["results"]["arc_easy_t2"]
