@@ -15,6 +15,7 @@ _COMMANDS = {
     "data": "t2eval.commands.data:data",
     "model": "t2eval.commands.model:model",
     "sandbox": "t2eval.sandbox.cli:sandbox",
+    "train": "t2eval.commands.train:train",
 }
 
 

@@ -193,3 +193,19 @@ def dispatch_results(doc: dict, results: list[str]) -> dict:
     """{"acc": 1.0 | 0.0, "acc_<label>": same, only for this document's gold label}."""
     score = scoring.score_dispatch(results[0], doc)
     return {"acc": score, f"acc_{doc['label']}": score}
+
+
+def load_humaneval_holdout(holdout: int = 20, seed: int = 1234, **_metadata):
+    """custom_dataset for humaneval_t2_holdout: a seeded ``holdout`` problems become the
+    "validation" split (few-shot / CEM examples), the rest the "test" split, so held-out
+    problems never count in the reported score."""
+    import random
+
+    import datasets
+
+    full = load_humaneval_splits()["test"]
+    held = set(random.Random(seed).sample(range(len(full)), holdout))
+    return datasets.DatasetDict({
+        "validation": full.select(sorted(held)),
+        "test": full.select([i for i in range(len(full)) if i not in held]),
+    })

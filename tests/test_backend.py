@@ -176,3 +176,52 @@ def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_fo
     monkeypatch.setattr(HFLM, "_detect_batch_size", lambda self, r=None, p=0: calls.append(1) or 4)
     assert lm._detect_batch_size() == lm._detect_batch_size() == 4
     assert len(calls) == 1
+
+
+def test_adapt_task_uses_the_majority_label(tiny_hf_folder, tmp_path, monkeypatch):
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", adapt="task",
+              device="cpu")
+    monkeypatch.setattr(lm, "_classify", lambda reqs: ["math", "code", "math", "base"])
+    keys = lm._plan(_requests(4, choices=1))
+    assert keys == ["math"] * 4
+    with pytest.raises(ValueError, match="adapt must be 'sample' or 'task'"):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), adapt="doc", device="cpu")
+
+
+def test_fewshot_refuses_test_only_tasks():
+    from t2eval.backend.fewshot import held_out_docs
+
+    class TestOnly:
+        class config:
+            task = "humaneval_t2"
+
+        has_validation_docs = has_training_docs = staticmethod(lambda: False)
+        validation_docs = training_docs = None
+
+    with pytest.raises(ValueError, match="leak into the score.*humaneval_t2_holdout"):
+        held_out_docs(TestOnly(), 3, 0)
+
+
+def test_cem_finds_the_best_mix_on_a_toy_objective():
+    from t2eval.backend.cem import CEMConfig, cem_search
+
+    target = torch.tensor([0.7, 0.2, 0.1])
+    records = []
+    found = cem_search(lambda a: (-float((a - target).abs().sum()), 0.0), (3,),
+                       CEMConfig(population=16, generations=8, init_std=0.3, seed=0), records.append)
+    assert (found.alpha - target).abs().sum() < 0.15
+    assert abs(float(found.alpha.sum()) - 1) < 1e-5  # normalised
+    assert len(records) == 8 and records[-1]["best_score"] >= records[0]["best_score"]
+    again = cem_search(lambda a: (-float((a - target).abs().sum()), 0.0), (3,),
+                       CEMConfig(population=16, generations=8, init_std=0.3, seed=0))
+    assert torch.equal(again.alpha, found.alpha)  # seeded
+
+
+def test_cem_breaks_score_ties_by_tiebreak():
+    from t2eval.backend.cem import CEMConfig, cem_search
+
+    found = cem_search(lambda a: (1.0, float(a[0])), (2,), CEMConfig(population=8, generations=3, seed=1))
+    assert found.score == 1.0 and found.tiebreak == max(r["best_tiebreak"] for r in found.history)

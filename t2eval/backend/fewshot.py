@@ -38,8 +38,12 @@ def held_out_docs(task, k: int, seed: int) -> tuple[str, list[dict]]:
             rows = list(docs())
             picked = random.Random(seed).sample(range(len(rows)), min(k, len(rows)))
             return split, [rows[i] for i in picked]
-    raise ValueError(f"strategy=fewshot needs a validation or training split in task "
-                     f"'{task.config.task}'; it has only a test split")
+    name = task.config.task
+    hint = (" Use humaneval_t2_holdout, which holds 20 problems out of the score for this."
+            if name.startswith("humaneval") else "")
+    raise ValueError(f"strategy=fewshot needs a validation or training split in task '{name}'; "
+                     "it has only a test split, and few-shot examples taken from it would leak "
+                     f"into the score.{hint}")
 
 
 @dataclass

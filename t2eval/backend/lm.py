@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections import Counter
 from contextlib import contextmanager
 
@@ -37,6 +38,8 @@ class T2LM(HFLM):
     experts     folder of expert files (default: experts/<model-slug>/ when present)
     strategy    none | prompt | cls | fewshot | uniform | <expert name>
                 (default: prompt when experts exist, else none)
+    adapt       sample (default: pass 1 per document) | task (prompt/cls: the majority
+                pass-1 label of a task's documents answers the whole task)
     fewshot (CEM over mixing weights, once per task, saved and reused):
       shots (10), population (8), generations (4), elite_ratio (0.25), init_std (0.3),
       alpha = expert | layer (one alpha per expert, or per expert per layer),
@@ -44,7 +47,7 @@ class T2LM(HFLM):
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
-                 strategy: str | None = None, shots: int = 10, population: int = 8,
+                 strategy: str | None = None, adapt: str = "sample", shots: int = 10, population: int = 8,
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, **kwargs):
@@ -61,6 +64,11 @@ class T2LM(HFLM):
         self.adapter = self._make_adapter()
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
+        self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
+        self.seconds: Counter = Counter()  # pass1, pass2, swap, cem_mix, cem_eval
+        if adapt not in ("sample", "task"):
+            raise ValueError(f"adapt must be 'sample' or 'task', got '{adapt}'")
+        self.adapt = adapt
         self.shots, self.seed, self.alpha_mode = int(shots), int(seed), str(alpha)
         if self.alpha_mode not in ("expert", "layer"):
             raise ValueError(f"alpha must be 'expert' or 'layer', got '{alpha}'")
@@ -107,6 +115,8 @@ class T2LM(HFLM):
             docs.setdefault((req.task_name, req.doc_id), req)
         if self.strategy in ("prompt", "cls"):
             keys = self._classify(list(docs.values()))
+            if self.adapt == "task":
+                keys = _majority_per_task([task for task, _ in docs], keys)
         elif self.strategy == "fewshot":
             keys = [f"fewshot:{task}" for task, _ in docs]
         else:
@@ -121,11 +131,14 @@ class T2LM(HFLM):
             question_of(r.doc, r.args[0]))}]) for r in reqs]
         pass1 = [Instance("generate_until", {}, (p, dict(PASS1_GEN)), i) for i, p in enumerate(prompts)]
         expert = self.library.get("cls") if self.strategy == "cls" else None
+        start = time.perf_counter()
         with self.adapter.applied(expert), self._cache_hook_off():
             responses = HFLM.generate_until(self, pass1, disable_tqdm=True)
+        self.seconds["pass1"] += time.perf_counter() - start
         labels = [parse_label(text) for text in responses]
         for req, label in zip(reqs, labels):
             self.pass1_labels.setdefault(req.task_name or "?", Counter())[label] += 1
+            self.pass1_decisions.setdefault(req.task_name or "?", {})[req.doc_id] = label
         return [label if label in self.library.by_label else BASE for label in labels]
 
     # ------------------------------------------------------------------ pass 2
@@ -139,9 +152,12 @@ class T2LM(HFLM):
         results = [None] * len(requests)
         for key in dict.fromkeys(keys):  # distinct keys, first-seen order
             idx = [i for i, k in enumerate(keys) if k == key]
+            start = time.perf_counter()
             with self.adapter.applied(self._expert_for(key)):
                 self.swaps += key != BASE
+                self.seconds["swap"] += time.perf_counter() - start
                 outputs = method([requests[i] for i in idx], disable_tqdm=disable_tqdm)
+            self.seconds["pass2"] += time.perf_counter() - start
             for i, out in zip(idx, outputs):
                 results[i] = out
         return results
@@ -178,8 +194,13 @@ class T2LM(HFLM):
         shape = (len(experts),) if self.alpha_mode == "expert" else (len(experts), self.config.num_hidden_layers)
 
         def evaluate(alpha):
+            start = time.perf_counter()
             self.adapter.apply_mix(bank, alpha)
-            return shots.score(self._run_plain, lambda text: len(self.tok_encode(text)))
+            mixed = time.perf_counter()
+            result = shots.score(self._run_plain, lambda text: len(self.tok_encode(text)))
+            self.seconds["cem_mix"] += mixed - start
+            self.seconds["cem_eval"] += time.perf_counter() - mixed
+            return result
 
         try:
             found = cem_search(evaluate, shape, self.cem_config)
@@ -265,7 +286,10 @@ class T2LM(HFLM):
             "experts_folder": str(self.library.folder) if self.library.folder else None,
             "experts": {name: {"label": e.label, "fingerprint": e.fingerprint, "targets": e.targets}
                         for name, e in self.library.experts.items()},
+            "adapt": self.adapt,
             "pass1_labels": {task: dict(c) for task, c in self.pass1_labels.items()},
+            "pass1_decisions": self.pass1_decisions,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "expert_installs": self.swaps,
             "config_fingerprint": self.config_fingerprint(),
             "fewshot": {task: {"alpha": m.provenance["alpha"], "fingerprint": m.fingerprint,
@@ -274,3 +298,11 @@ class T2LM(HFLM):
                         for task, m in self.fewshot.items()},
         }
         return info
+
+
+def _majority_per_task(tasks: list[str], keys: list[str]) -> list[str]:
+    """Replace each document's key by the most common key of its task."""
+    counts: dict[str, Counter] = {}
+    for task, key in zip(tasks, keys):
+        counts.setdefault(task, Counter())[key] += 1
+    return [counts[task].most_common(1)[0][0] for task in tasks]

@@ -1,0 +1,183 @@
+"""Training configuration: defaults from the paper, a CPU preset, YAML files and key=value overrides.
+
+Precedence (later wins): dataclass defaults (the paper's recipe) < ``--preset`` < ``--config``
+file < command-line options < ``key=value`` overrides.
+
+The z parametrisation:
+  * ``param=raw`` (default): the trained parameter *is* the multiplier z, initialised to
+    ``init`` (default 1.0, i.e. exactly the base model).
+  * ``param=sigmoid`` (the reference implementation): z = sigmoid(p); ``init`` is the
+    multiplier at the start (default 0.5; with ``rescale=true`` a uniform z is the base
+    model again), so p starts at logit(init).
+The expert file always stores the effective multiplier z (after the transform).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """An unknown key, a bad value, or an unusable combination of settings."""
+
+
+@dataclass
+class TrainConfig:
+    task: str = ""
+    model: str = "smollm2-135m-instruct"
+    targets: str = "mlp"
+    objective: str = "rl"           # rl (REINFORCE + KL) | sft (next-token on reference solutions)
+    # optimisation (the paper: AdamW, lr 2e-3, cosine, clip 1e-3, global batch 256)
+    steps: int = 200
+    batch_size: int = 256           # prompts per update (one sample each)
+    micro_batch: int = 8            # prompts per forward/backward (gradient accumulation)
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.0       # cosine decays lr to lr * min_lr_ratio at the last step
+    warmup_steps: int = 0
+    weight_decay: float = 0.0       # AdamW decay pulls z towards 0; off by default
+    betas: tuple = (0.9, 0.999)
+    clip: float = 1e-3              # gradient max-norm
+    kl: float = 0.0                 # lambda of the KL(pi_W' || pi_W) penalty
+    # z
+    param: str = "raw"              # raw | sigmoid
+    init: float | None = None       # initial multiplier (raw: 1.0, sigmoid: 0.5)
+    rescale: bool = True            # W' *= sum(S) / sum(S z) (reference implementation)
+    # rewards / policy gradient
+    reward_correct: float = 1.0
+    reward_wrong: float = -1.0
+    baseline: str = "none"          # none | mean (subtract the batch mean reward)
+    logp: str = "sum"               # sum | mean: log pi(y|x) summed (paper) or averaged over tokens
+    temperature: float = 1.0
+    max_new_tokens: int | None = None   # default: the task YAML's max_gen_toks
+    # data / selection
+    train_size: int | None = None   # cap on the train half (None: all)
+    val_size: int | None = None     # cap on the validation half (None: all)
+    eval_every: int = 10            # validation every N steps (0: never; keep the last z)
+    eval_batch: int = 16
+    patience: int | None = None     # stop after N evaluations without improvement
+    # runs
+    seed: int = 0
+    ckpt_every: int = 10
+    threads: int | None = None
+    device: str = "auto"            # auto | cpu | cuda[:i]
+    track_kl: bool = True           # compute the KL for logging even when kl == 0
+    name: str = ""                  # expert name (default: the task's label)
+    label: str = ""                 # pass-1 label (default: from the task)
+    data_dir: str | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def initial_multiplier(self) -> float:
+        if self.init is not None:
+            return float(self.init)
+        return 0.5 if self.param == "sigmoid" else 1.0
+
+    def validate(self) -> "TrainConfig":
+        if not self.task:
+            raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
+        choices = {"objective": ("rl", "sft"), "param": ("raw", "sigmoid"),
+                   "baseline": ("none", "mean"), "logp": ("sum", "mean")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
+        positive = ("steps", "batch_size", "micro_batch", "eval_batch")
+        for key in positive:
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.lr <= 0 or self.clip <= 0:
+            raise ConfigError("lr and clip must be positive")
+        if self.kl < 0:
+            raise ConfigError(f"kl must be >= 0, got {self.kl}")
+        if self.param == "sigmoid" and not 0 < self.initial_multiplier() < 1:
+            raise ConfigError(f"param=sigmoid needs 0 < init < 1, got init={self.init}")
+        if self.temperature <= 0:
+            raise ConfigError("temperature must be > 0 (sampling is required for REINFORCE)")
+        return self
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+    def digest_fields(self) -> dict:
+        """Settings that must not change across --resume (everything but bookkeeping)."""
+        skip = {"threads", "device", "patience", "ckpt_every", "data_dir", "track_kl"}
+        return {k: v for k, v in self.to_dict().items() if k not in skip}
+
+
+#: Presets. ``cpu`` trains an expert for the embedded 135M model in under an hour on a
+#: 2-core CPU (see reports/training.md for measured times).
+PRESETS: dict[str, dict] = {
+    "paper": {},
+    "cpu": {"steps": 40, "batch_size": 16, "micro_batch": 8, "eval_every": 10, "val_size": 64,
+            "eval_batch": 16, "ckpt_every": 5, "threads": 2, "lr": 5e-3, "max_new_tokens": 200,
+            "baseline": "mean", "patience": 3},
+}
+
+#: per-task tweaks of the cpu preset (generation length dominates the cost)
+CPU_TASK_OVERRIDES: dict[str, dict] = {
+    "arc_easy_t2": {"max_new_tokens": 32, "steps": 60, "batch_size": 32, "val_size": 128},
+    "arc_challenge_t2": {"max_new_tokens": 32, "steps": 60, "batch_size": 32, "val_size": 128},
+    "cls": {"max_new_tokens": 48, "steps": 40, "batch_size": 24, "val_size": 96},
+    "mbpp_t2": {"max_new_tokens": 256, "steps": 30, "val_size": 48},
+}
+
+_FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def _coerce(key: str, value):
+    if key not in _FIELDS:
+        import difflib
+
+        close = difflib.get_close_matches(key, _FIELDS, n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown training setting '{key}'{hint}")
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value != "" else value
+        except yaml.YAMLError:
+            pass
+    if key in ("betas",) and isinstance(value, (list, tuple)):
+        return tuple(float(v) for v in value)
+    if key in ("lr", "clip", "kl", "reward_correct", "reward_wrong", "temperature", "min_lr_ratio",
+               "weight_decay") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if key in ("name", "label", "task", "model", "targets") and value is not None:
+        return str(value)
+    return value
+
+
+def build_config(task: str, preset: str | None = None, config_file: str | Path | None = None,
+                 options: dict | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Merge defaults, a preset, a YAML/JSON file, options and ``key=value`` overrides."""
+    values: dict = {}
+    if preset:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset '{preset}'; available: {', '.join(PRESETS)}")
+        values.update(PRESETS[preset])
+        if preset == "cpu":
+            values.update(CPU_TASK_OVERRIDES.get(task, {}))
+    if config_file:
+        text = Path(config_file).read_text()
+        loaded = json.loads(text) if str(config_file).endswith(".json") else yaml.safe_load(text)
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{config_file} must hold a mapping of settings")
+        values.update(loaded)
+    values.update({k: v for k, v in (options or {}).items() if v is not None})
+    if isinstance(overrides, dict):
+        values.update(overrides)
+    else:
+        for item in overrides or []:
+            if "=" not in item:
+                raise ConfigError(f"override '{item}' is not of the form key=value")
+            key, value = item.split("=", 1)
+            values[key.strip()] = value
+    values.setdefault("task", task)
+    if task:
+        values["task"] = task
+    cfg = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
+    return cfg.validate()

@@ -1,0 +1,219 @@
+"""Training tasks: the evaluation's own prompts, stop strings and scorers.
+
+A task name is an lm-eval task of ``task_configs/`` with a ``training_split`` (``gsm8k_t2``,
+``mbpp_t2``, ``arc_easy_t2``, ``arc_challenge_t2``, ``math``), or ``cls`` (the pass-1
+classification task pooled from gsm8k / mbpp / arc_easy), or ``module:function`` returning
+a :class:`TrainTask` (used by the tests' toy task).
+
+Prompts are rendered exactly as ``lm_eval ... --apply_chat_template`` renders them: the task's
+``doc_to_text`` as the only user turn of the tokenizer's chat template, with the generation
+prompt; generation stops at the YAML's ``generation_kwargs.until``. The training split is
+halved into train / validation with a seeded shuffle; the test split is never read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+LABELS = {"gsm8k": "math", "math": "math", "mbpp": "code", "arc_easy": "reasoning",
+          "arc_challenge": "reasoning"}
+
+
+class TaskError(ValueError):
+    """The task cannot be trained (unknown, or no training split)."""
+
+
+@dataclass
+class TrainTask:
+    """What the trainer needs of a task.
+
+    ``prompt(doc)`` is the user-turn text; ``score(responses, docs)`` returns 1.0/0.0 per
+    response; ``reference(doc)`` is the target text of ``--objective sft``.
+    ``chat``: wrap prompts in the tokenizer's chat template.
+    """
+
+    name: str
+    label: str
+    prompt: Callable[[dict], str]
+    score: Callable[[list[str], list[dict]], list[float]]
+    train_docs: list[dict]
+    val_docs: list[dict]
+    stop: list[str] = field(default_factory=list)
+    max_gen_toks: int = 256
+    reference: Callable[[dict], str] | None = None
+    chat: bool = True
+
+    def render(self, doc: dict, tokenizer) -> str:
+        text = self.prompt(doc)
+        if not self.chat:
+            return text
+        return tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                             add_generation_prompt=True, tokenize=False)
+
+
+# ----------------------------------------------------------------------------- task YAMLs
+
+
+class _YamlLoader(yaml.SafeLoader):
+    pass
+
+
+_YamlLoader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
+
+
+def task_configs_dir() -> Path:
+    import t2eval.task_configs as pkg
+
+    return Path(pkg.__file__).parent
+
+
+def read_task_yaml(task: str) -> dict:
+    """The merged YAML of an lm-eval task of task_configs/ (``include`` resolved)."""
+    folder = task_configs_dir()
+    path = folder / f"{task}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+        raise TaskError(f"unknown task '{task}'; trainable tasks come from {folder}: "
+                        f"{', '.join(known)} (plus 'cls')")
+    config = yaml.load(path.read_text(), Loader=_YamlLoader) or {}
+    if "include" in config:
+        base = yaml.load((folder / config.pop("include")).read_text(), Loader=_YamlLoader) or {}
+        config = {**base, **config}
+    return config
+
+
+def _function(ref) -> Callable:
+    """Resolve ``("!function", "utils.name")`` to the function in task_configs/utils.py."""
+    if not (isinstance(ref, tuple) and ref[0] == "!function"):
+        raise TaskError(f"expected a !function reference, got {ref!r}")
+    module, attr = ref[1].rsplit(".", 1)
+    return getattr(importlib.import_module(f"t2eval.task_configs.{module}"), attr)
+
+
+def halve(docs: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
+    """Seeded shuffle, then first half = train, second half = validation (the paper's recipe)."""
+    order = list(range(len(docs)))
+    random.Random(f"t2eval-halve:{seed}").shuffle(order)
+    half = len(order) // 2
+    return [docs[i] for i in order[:half]], [docs[i] for i in order[half:]]
+
+
+def _load_train_split(dataset: str, data_dir: str | None) -> list[dict]:
+    from t2eval.data import load_split
+
+    return [dict(row) for row in load_split(dataset, "train", data_dir=data_dir)]
+
+
+# ----------------------------------------------------------------------------- scorers
+
+
+def _per_doc(scorer) -> Callable[[list[str], list[dict]], list[float]]:
+    return lambda responses, docs: [float(scorer(r, d)) for r, d in zip(responses, docs)]
+
+
+def score_mbpp_batch(responses: list[str], docs: list[dict]) -> list[float]:
+    """MBPP rewards for a batch, judged in parallel boxes (``check_many``)."""
+    from t2eval import scoring
+    from t2eval.sandbox import check_many
+
+    verdicts = check_many([lambda r=r, d=d: scoring.judge_mbpp(r, d) for r, d in zip(responses, docs)])
+    for verdict in verdicts:
+        scoring._surface(verdict, "an MBPP rollout")
+    return [float(v.passed) for v in verdicts]
+
+
+def _scorer(dataset: str):
+    from t2eval import scoring
+
+    table = {"gsm8k": _per_doc(scoring.score_gsm8k), "math": _per_doc(scoring.score_math),
+             "arc_easy": _per_doc(scoring.score_arc), "arc_challenge": _per_doc(scoring.score_arc),
+             "mbpp": score_mbpp_batch}
+    if dataset not in table:
+        raise TaskError(f"no training reward for dataset '{dataset}'")
+    return table[dataset]
+
+
+# ----------------------------------------------------------------------------- references (sft)
+
+
+_CALC = re.compile(r"<<[^>]*>>")
+
+
+def gsm8k_reference(doc: dict) -> str:
+    """The GSM8K solution without calculator annotations, ending as the prompt asks."""
+    body, _, answer = doc["answer"].partition("####")
+    return f"{_CALC.sub('', body).strip()}\nThe answer is {answer.strip()}."
+
+
+def _reference(dataset: str):
+    from t2eval import scoring
+
+    return {"gsm8k": gsm8k_reference,
+            "math": lambda d: d["solution"],
+            "mbpp": lambda d: f"```python\n{d['code'].strip()}\n```",
+            "arc_easy": scoring.arc_gold_letter, "arc_challenge": scoring.arc_gold_letter}.get(dataset)
+
+
+# ----------------------------------------------------------------------------- building tasks
+
+
+def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTask:
+    """The :class:`TrainTask` called ``name`` (see module docstring)."""
+    if ":" in name:
+        module, attr = name.split(":", 1)
+        return getattr(importlib.import_module(module), attr)(seed=seed, data_dir=data_dir)
+    if name == "cls":
+        return build_cls_task(seed, data_dir)
+    config = read_task_yaml(name)
+    if not config.get("training_split"):
+        raise TaskError(f"task '{name}' has no training split (its YAML sets only "
+                        f"test_split={config.get('test_split')!r}); train on gsm8k_t2, mbpp_t2, "
+                        "arc_easy_t2, arc_challenge_t2, math or cls, and evaluate on this one")
+    dataset = (config.get("dataset_kwargs") or {}).get("dataset") or config.get("dataset_name")
+    if dataset not in LABELS:
+        raise TaskError(f"task '{name}' (dataset {dataset!r}) has no training reward; "
+                        f"supported datasets: {', '.join(LABELS)}")
+    gen = config.get("generation_kwargs") or {}
+    train, val = halve(_load_train_split(dataset, data_dir), seed)
+    return TrainTask(name=name, label=LABELS[dataset], prompt=_function(config["doc_to_text"]),
+                     score=_scorer(dataset), train_docs=train, val_docs=val,
+                     stop=list(gen.get("until") or []), max_gen_toks=int(gen.get("max_gen_toks", 256)),
+                     reference=_reference(dataset))
+
+
+CLS_SOURCES = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")
+
+
+def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
+    """The classification task of z_c: the three expert tasks' train/validation halves as
+    pass-1 prompts (the backend's ``classification_prompt(question_of(doc))``) with gold
+    labels math / code / reasoning, balanced per label, shuffled. Reward: ``score_dispatch``."""
+    from t2eval.backend.dispatch import classification_prompt, question_of
+    from t2eval.backend.lm import PASS1_GEN
+
+    parts: dict[str, list[list[dict]]] = {"train": [], "val": []}
+    for source in CLS_SOURCES:
+        task = build_task(source, seed, data_dir)
+        for split, docs in (("train", task.train_docs), ("val", task.val_docs)):
+            parts[split].append([{"question": question_of(d, task.prompt(d)), "label": task.label}
+                                 for d in docs])
+    pooled = {}
+    for split, groups in parts.items():
+        per_label = min(len(g) for g in groups)
+        rows = [row for g in groups for row in g[:per_label]]
+        random.Random(f"t2eval-cls:{seed}:{split}").shuffle(rows)
+        pooled[split] = rows
+
+    from t2eval.scoring import score_dispatch
+
+    return TrainTask(name="cls", label="cls", prompt=lambda d: classification_prompt(d["question"]),
+                     score=_per_doc(score_dispatch), train_docs=pooled["train"], val_docs=pooled["val"],
+                     stop=list(PASS1_GEN["until"]), max_gen_toks=int(PASS1_GEN["max_gen_toks"]),
+                     reference=lambda d: f"Classification: \\boxed{{{d['label']}}}")

@@ -1,0 +1,415 @@
+"""The training loop: rollouts, REINFORCE (+KL) or SFT updates of z, validation, early
+stopping, atomic checkpoints, resume, Ctrl-C, and the lambda sweep.
+
+Run folder layout::
+
+    config.json        the resolved TrainConfig
+    metrics.jsonl      one {"type": "step", ...} line per update, {"type": "eval", ...} per validation
+    checkpoint.pt      latest checkpoint (atomic; resumable with --resume)
+    expert.safetensors the best expert by validation accuracy (the last z without validation)
+    summary.json       base / best validation accuracy, best step, status
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..svf import Expert, SVFAdapter, decompose, save_expert
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .config import ConfigError, TrainConfig
+from .data import TrainTask, build_task
+from .objective import micro_loss, response_log_softmax
+from .rollout import generate, teacher_forced
+
+TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
+
+
+class ResumeError(RuntimeError):
+    """A run folder cannot be resumed (or would be overwritten)."""
+
+
+@dataclass
+class TrainResult:
+    expert: Expert
+    run_dir: Path
+    status: str                  # finished | early_stopped | interrupted
+    steps_done: int
+    base_val: float | None
+    best_val: float | None
+    best_step: int
+    history: list = field(default_factory=list)  # eval records
+
+
+class DataOrder:
+    """Seeded epoch-wise shuffles of the training documents; its state is checkpointed."""
+
+    def __init__(self, n: int, seed: int):
+        if n == 0:
+            raise ConfigError("the task has no training documents")
+        self.n, self.rng = n, random.Random(f"t2eval-order:{seed}")
+        self.epoch, self.pos, self.perm = 0, 0, self._shuffle()
+
+    def _shuffle(self) -> list[int]:
+        perm = list(range(self.n))
+        self.rng.shuffle(perm)
+        return perm
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        while len(out) < k:
+            if self.pos >= self.n:
+                self.epoch, self.pos, self.perm = self.epoch + 1, 0, self._shuffle()
+            out.append(self.perm[self.pos])
+            self.pos += 1
+        return out
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.getstate(), "epoch": self.epoch, "pos": self.pos, "perm": list(self.perm)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.setstate(state["rng"])
+        self.epoch, self.pos, self.perm = state["epoch"], state["pos"], list(state["perm"])
+
+
+def resolve_device(spec: str) -> str:
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return spec
+
+
+def cosine_factor(step: int, cfg: TrainConfig) -> float:
+    """lr multiplier for update number ``step`` (0-based): linear warmup, then cosine."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Trainer:
+    """One training run of one expert (see module docstring)."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, model=None, tokenizer=None,
+                 task: TrainTask | None = None, decomposition=None, resume: bool = False,
+                 progress: bool = True, on_step: Callable[[int, dict], None] | None = None):
+        self.cfg, self.run_dir, self.progress, self.on_step = cfg, Path(run_dir), progress, on_step
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        seed_everything(cfg.seed)
+        if model is None:
+            from ..models import load_model
+
+            model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
+        self.model, self.tokenizer = model, tokenizer
+        self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)
+        self.train_docs = self.task.train_docs[:cfg.train_size] if cfg.train_size else self.task.train_docs
+        self.val_docs = self.task.val_docs[:cfg.val_size] if cfg.val_size else self.task.val_docs
+        self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
+        if cfg.objective == "sft" and self.task.reference is None:
+            raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
+        self.dec = decomposition or decompose(model, cfg.targets, progress=progress)
+        self.adapter = SVFAdapter(model, self.dec)
+        device = self.dec.factors[self.dec.names[0]].S.device
+        init = cfg.initial_multiplier()
+        raw = init if cfg.param == "raw" else math.log(init / (1 - init))
+        self.z = {name: nn.Parameter(torch.full_like(f.S, raw, device=device))
+                  for name, f in self.dec.factors.items()}
+        self.transform = torch.sigmoid if cfg.param == "sigmoid" else None
+        self.params = list(self.z.values())
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas),
+                                     weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: cosine_factor(s, cfg))
+        self.order = DataOrder(len(self.train_docs), cfg.seed)
+        self.step, self.metric_lines = 0, 0
+        self.base_val = self.best_val = None
+        self.best_step, self.best_z, self.history, self.since_best = 0, None, [], 0
+        self.status = "running"
+        self._prepare_run_dir(resume)
+
+    # ------------------------------------------------------------------ state
+    def z_effective(self) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return {n: (self.transform(p) if self.transform else p).detach().clone() for n, p in self.z.items()}
+
+    def state_dict(self) -> dict:
+        return copy.deepcopy({
+            "step": self.step, "z": {n: p.detach() for n, p in self.z.items()},
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "rng": rng_state(), "order": self.order.state_dict(), "metric_lines": self.metric_lines,
+            "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
+            "best_z": self.best_z, "history": self.history, "since_best": self.since_best,
+            "status": self.status, "config": self.cfg.digest_fields()})
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            for name, p in self.z.items():
+                p.copy_(state["z"][name])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.order.load_state_dict(state["order"])
+        for key in ("step", "metric_lines", "base_val", "best_val", "best_step", "best_z", "history",
+                    "since_best", "status"):
+            setattr(self, key, state[key])
+        set_rng_state(state["rng"])
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def _prepare_run_dir(self, resume: bool) -> None:
+        if self.ckpt_path.exists():
+            if not resume:
+                raise ResumeError(f"{self.run_dir} already holds a run (checkpoint.pt); pass --resume "
+                                  "to continue it, or choose another --run-dir")
+            state = load_checkpoint(self.ckpt_path)
+            saved, mine = state["config"], self.cfg.digest_fields()
+            diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            if diff:
+                raise ResumeError(f"cannot resume {self.run_dir}: settings changed since the checkpoint "
+                                  f"({', '.join(f'{k}: {saved.get(k)!r} -> {mine.get(k)!r}' for k in diff)})")
+            self.load_state_dict(state)
+            lines = self.metrics_path.read_text().splitlines(keepends=True) if self.metrics_path.exists() else []
+            self.metrics_path.write_text("".join(lines[:self.metric_lines]))  # drop lines after the checkpoint
+            self._log(f"resuming {self.run_dir} after step {self.step}")
+        else:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.metrics_path.write_text("")
+        (self.run_dir / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1) + "\n")
+        self._snapshot = self.state_dict()
+
+    def _write_metrics(self, record: dict) -> None:
+        with open(self.metrics_path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self.metric_lines += 1
+
+    def _log(self, msg: str) -> None:
+        if self.progress:
+            print(f"[t2eval train] {msg}", file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self, z: dict[str, torch.Tensor] | None) -> float:
+        """Greedy accuracy on the validation documents with ``z`` installed (None: base)."""
+        docs, correct = self.val_docs, 0.0
+        if not docs:
+            return float("nan")
+        self.adapter.remove()
+        if z is not None:
+            self.adapter.apply_z(z, self.cfg.rescale)
+        try:
+            for i in range(0, len(docs), self.cfg.eval_batch):
+                chunk = docs[i:i + self.cfg.eval_batch]
+                out = generate(self.model, self.tokenizer, [self.task.render(d, self.tokenizer) for d in chunk],
+                               self.max_new, self.task.stop, do_sample=False)
+                correct += sum(self.task.score(out.texts, chunk))
+        finally:
+            self.adapter.remove()
+        return correct / len(docs)
+
+    def _evaluate(self, step: int) -> None:
+        z = self.z_effective()
+        acc = self.validate(z)
+        if step == 0:
+            self.base_val = acc
+        improved = self.best_val is None or acc > self.best_val
+        if improved:
+            self.best_val, self.best_step, self.best_z, self.since_best = acc, step, z, 0
+        else:
+            self.since_best += 1
+        record = {"type": "eval", "step": step, "val_acc": acc, "best_val": self.best_val,
+                  "best_step": self.best_step}
+        self.history.append(record)
+        self._write_metrics(record)
+
+    # ------------------------------------------------------------------ one update
+    def train_step(self, step: int) -> dict:
+        cfg, task, tok = self.cfg, self.task, self.tokenizer
+        start = time.perf_counter()
+        docs = [self.train_docs[i] for i in self.order.take(cfg.batch_size)]
+        prompts = [task.render(d, tok) for d in docs]
+        chunks = [slice(i, i + cfg.micro_batch) for i in range(0, len(docs), cfg.micro_batch)]
+        device = self.params[0].device
+        stats = {"batch": len(docs)}
+        if cfg.objective == "rl":
+            z = self.z_effective()
+            self.adapter.apply_z(z, cfg.rescale)
+            try:
+                batches = [generate(self.model, tok, prompts[c], self.max_new, task.stop, do_sample=True,
+                                    temperature=cfg.temperature) for c in chunks]
+            finally:
+                self.adapter.remove()
+            texts = [t for b in batches for t in b.texts]
+            scores = task.score(texts, docs)
+            rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],
+                                   dtype=torch.float32, device=device)
+            advantages = rewards - rewards.mean() if cfg.baseline == "mean" else rewards
+            stats.update(reward=float(rewards.mean()), acc=float(sum(scores) / len(scores)))
+        else:
+            batches = [teacher_forced(tok, prompts[c], [task.reference(d) for d in docs[c]], device)
+                       for c in chunks]
+            advantages = None
+        gen_sec = time.perf_counter() - start
+        num_tokens = sum(b.num_response_tokens for b in batches)
+        need_base = cfg.kl > 0 or cfg.track_kl
+        totals = {"kl_sum": 0.0, "nll_sum": 0.0}
+        for c, batch in zip(chunks, batches):
+            base = None
+            if need_base:
+                with torch.no_grad():
+                    base = response_log_softmax(self.model, batch.input_ids, batch.attention_mask,
+                                                batch.response_mask, cfg.temperature)[0]
+            with self.adapter.trainable(self.z, cfg.rescale, self.transform):
+                loss, st = micro_loss(self.model, batch, None if advantages is None else advantages[c], base,
+                                      kl_coef=cfg.kl, num_seqs=len(docs), num_tokens=num_tokens,
+                                      logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective)
+                loss.backward()
+            for key in totals:
+                totals[key] += st.get(key, 0.0)
+            del base, loss
+        lr = self.opt.param_groups[0]["lr"]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, cfg.clip))
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        z = torch.cat([v.flatten() for v in self.z_effective().values()])
+        sec = time.perf_counter() - start
+        stats.update(nll=totals["nll_sum"] / max(1, num_tokens), tokens=num_tokens, lr=lr, grad_norm=grad_norm,
+                     z_mean=float(z.mean()), z_min=float(z.min()), z_max=float(z.max()),
+                     sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
+        if need_base:
+            stats["kl"] = totals["kl_sum"] / max(1, num_tokens)
+        return stats
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        if self.status != "running":
+            self._log(f"{self.run_dir} is already complete ({self.status})")
+            return self._finish(save=False)
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"train {self.task.name}", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            if self.step == 0 and cfg.eval_every and not self.history:
+                self._evaluate(0)
+                self._snapshot = self.state_dict()
+            while self.step < cfg.steps:
+                step = self.step + 1
+                stats = self.train_step(step)
+                self.step = step
+                self._write_metrics({"type": "step", "step": step, **stats})
+                stop = False
+                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    self._evaluate(step)
+                    stop = cfg.patience is not None and self.since_best >= cfg.patience
+                if step == cfg.steps or stop:
+                    self.status = "early_stopped" if stop and step < cfg.steps else "finished"
+                self._snapshot = self.state_dict()
+                if step % cfg.ckpt_every == 0 or self.status != "running":
+                    save_checkpoint(self._snapshot, self.ckpt_path)
+                bar.update(1)
+                post = {k: f"{stats[k]:.3g}" for k in ("reward", "acc", "kl") if k in stats}
+                post["tok/s"] = f"{stats['tok_per_s']:.0f}"
+                if self.best_val is not None:
+                    post["val"] = f"{self.history[-1]['val_acc']:.3f}"
+                bar.set_postfix(post, refresh=False)
+                if self.on_step:
+                    self.on_step(step, stats)
+                if self.status != "running":
+                    break
+        except KeyboardInterrupt:
+            bar.close()
+            save_checkpoint(self._snapshot, self.ckpt_path)
+            self._log(f"interrupted: saved the state after step {self._snapshot['step']} to {self.ckpt_path}; "
+                      "continue with --resume")
+            self.load_state_dict(self._snapshot)
+            self.status = "interrupted"
+            return self._finish(save=False)
+        finally:
+            self.adapter.remove()
+        bar.close()
+        return self._finish(save=True)
+
+    def expert(self) -> Expert:
+        z = self.best_z if self.best_z is not None else self.z_effective()
+        label = self.cfg.label or self.task.label
+        provenance = {"kind": "trained", "task": self.task.name, "objective": self.cfg.objective,
+                      "kl": self.cfg.kl, "seed": self.cfg.seed, "steps_done": self.step,
+                      "best_step": self.best_step, "base_val": self.base_val, "best_val": self.best_val,
+                      "param": self.cfg.param, "lr": self.cfg.lr, "batch_size": self.cfg.batch_size}
+        return Expert({n: v.detach().float().cpu() for n, v in z.items()}, self.cfg.model,
+                      self.dec.base_fingerprint, self.cfg.targets, self.cfg.rescale,
+                      name=self.cfg.name or label, label=label, provenance=provenance)
+
+    def _finish(self, save: bool) -> TrainResult:
+        expert = self.expert()
+        if save:
+            save_expert(expert, self.run_dir / "expert.safetensors")
+            summary = {"task": self.task.name, "status": self.status, "steps_done": self.step,
+                       "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
+                       "val_docs": len(self.val_docs), "train_docs": len(self.train_docs),
+                       "kl": self.cfg.kl, "expert": str(self.run_dir / "expert.safetensors")}
+            (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        return TrainResult(expert, self.run_dir, self.status, self.step, self.base_val, self.best_val,
+                           self.best_step, list(self.history))
+
+
+def train(cfg: TrainConfig, run_dir: str | Path, **kwargs) -> TrainResult:
+    """Train one expert (see :class:`Trainer` for the keyword arguments)."""
+    return Trainer(cfg, run_dir, **kwargs).run()
+
+
+def train_sweep(cfg: TrainConfig, kls: list[float], run_dir: str | Path, output: str | Path | None = None,
+                resume: bool = False, progress: bool = True, model=None, tokenizer=None,
+                task: TrainTask | None = None) -> tuple[TrainResult, list[TrainResult]]:
+    """Train one expert per KL coefficient (sub-folders ``kl<value>``) and keep the best by
+    validation accuracy (ties: the earlier value in ``kls``). Writes ``sweep.json`` and copies
+    the chosen expert to ``output`` (and ``run_dir/expert.safetensors``)."""
+    run_dir = Path(run_dir)
+    if model is None:
+        from ..models import load_model
+
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
+    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)
+    dec = decompose(model, cfg.targets, progress=progress)
+    results = []
+    for kl in kls:
+        sub = run_dir / (f"kl{kl:g}" if len(kls) > 1 else "")
+        result = Trainer(replace(cfg, kl=float(kl)), sub, model=model, tokenizer=tokenizer, task=task,
+                         decomposition=dec, resume=resume, progress=progress).run()
+        results.append(result)
+        if result.status == "interrupted":
+            return result, results
+    def key(r):
+        return -1.0 if r.best_val is None or r.best_val != r.best_val else r.best_val
+    best = max(results, key=key)  # max keeps the first of equals
+    targets = [run_dir / "expert.safetensors"] if len(kls) > 1 else []
+    if output:
+        targets.append(Path(output))
+    for path in targets:
+        save_expert(best.expert, path)
+    if len(kls) > 1:
+        (run_dir / "sweep.json").write_text(json.dumps(
+            {"chosen_kl": float(best.run_dir.name[2:]),
+             "runs": [{"kl": float(r.run_dir.name[2:]), "status": r.status, "base_val": r.base_val,
+                       "best_val": r.best_val, "best_step": r.best_step, "run_dir": str(r.run_dir)}
+                      for r in results]}, indent=1) + "\n")
+    return best, results

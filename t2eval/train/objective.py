@@ -1,0 +1,81 @@
+"""The training objectives, on the exact sampled token ids.
+
+RL (the paper):  J(z) = E[ log pi_W'(y|x) * r ] - lambda * KL(pi_W' || pi_W)
+  * log pi_W'(y|x): sum (``logp=sum``, default) or mean (``logp=mean``) over the response
+    tokens of the log-probabilities of the sampled ids under the adapted weights W';
+  * KL: token level, over the whole vocabulary, at every response position of the sampled
+    sequences: sum_v p_W'(v) * (log p_W'(v) - log p_W(v)), averaged over the response tokens
+    of the batch; p_W is the base model (expert removed).
+SFT (the paper's ablation): mean negative log-likelihood of the reference answer tokens
+(plus the same KL term when lambda > 0).
+
+Micro-batches contribute exactly their share of the batch loss (the policy term is divided
+by the number of sequences of the whole batch, the KL / NLL by its number of response
+tokens), so gradient accumulation gives the same update as one big batch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .rollout import position_ids
+
+
+def response_log_softmax(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                         response_mask: torch.Tensor, temperature: float = 1.0):
+    """Log-softmax over the vocabulary at each response token's position.
+
+    Returns ``(log_probs (N, V), token_ids (N,), row (N,))`` for the N response tokens
+    (row-major order): ``log_probs[k]`` is the model's distribution for token ``token_ids[k]``
+    of sequence ``row[k]``. Only response positions go through the LM head.
+    """
+    decoder = model.get_decoder()
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask,
+                     position_ids=position_ids(attention_mask), use_cache=False).last_hidden_state
+    chosen = response_mask[:, 1:].bool()                # token t is predicted at position t-1
+    states = hidden[:, :-1][chosen]
+    logits = model.get_output_embeddings()(states).float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(chosen)[chosen]
+    return torch.log_softmax(logits, dim=-1), input_ids[:, 1:][chosen], rows
+
+
+def kl_per_token(log_p_new: torch.Tensor, log_p_base: torch.Tensor) -> torch.Tensor:
+    """KL(p_new || p_base) per row: sum_v p_new * (log p_new - log p_base)."""
+    return (log_p_new.exp() * (log_p_new - log_p_base)).sum(-1)
+
+
+def sequence_logp(token_logp: torch.Tensor, rows: torch.Tensor, num_rows: int, reduce: str) -> torch.Tensor:
+    """Per-sequence sum (or mean) of token log-probabilities."""
+    total = torch.zeros(num_rows, dtype=token_logp.dtype, device=token_logp.device).index_add(0, rows, token_logp)
+    if reduce == "mean":
+        counts = torch.bincount(rows, minlength=num_rows).clamp(min=1).to(total.dtype)
+        total = total / counts
+    return total
+
+
+def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: torch.Tensor | None,
+               *, kl_coef: float, num_seqs: int, num_tokens: int, logp: str = "sum",
+               temperature: float = 1.0, objective: str = "rl") -> tuple[torch.Tensor, dict]:
+    """Loss (to minimise) of one micro-batch and its summed statistics.
+
+    ``batch``: a Rollout; ``advantages`` (B_micro,): rewards (minus a baseline) for RL;
+    ``base_log_probs``: the base model's ``response_log_softmax`` on the same batch (needed
+    when ``kl_coef > 0``; used for logging otherwise).
+    """
+    log_probs, ids, rows = response_log_softmax(model, batch.input_ids, batch.attention_mask,
+                                                batch.response_mask, temperature)
+    token_logp = log_probs.gather(-1, ids[:, None]).squeeze(-1)
+    if objective == "rl":
+        seq = sequence_logp(token_logp, rows, batch.input_ids.shape[0], logp)
+        loss = -(advantages.to(seq.dtype) * seq).sum() / num_seqs
+    else:
+        loss = -token_logp.sum() / num_tokens
+    stats = {"nll_sum": float(-token_logp.detach().sum()), "tokens": int(ids.numel())}
+    if base_log_probs is not None:
+        kl = kl_per_token(log_probs, base_log_probs)
+        stats["kl_sum"] = float(kl.detach().sum())
+        if kl_coef > 0:
+            loss = loss + kl_coef * kl.sum() / num_tokens
+    return loss, stats

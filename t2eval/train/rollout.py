@@ -1,0 +1,141 @@
+"""Batched generation that keeps the exact sampled token ids.
+
+``generate`` left-pads the rendered prompts, samples (or decodes greedily) with
+``model.generate``, and cuts every row at its first end-of-sequence token or stop string.
+The result keeps the token ids the model produced, so the objective recomputes
+log-probabilities on exactly those ids (no re-tokenising of text). A row cut by a stop
+string keeps the tokens up to and including the one that completed the stop string; its
+text (what is scored) ends before the stop string, as lm-eval's ``until`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Rollout:
+    input_ids: torch.Tensor       # (B, P + T) left-padded prompt + generated ids
+    attention_mask: torch.Tensor  # (B, P + T) 1 on real prompt tokens and kept response tokens
+    response_mask: torch.Tensor   # (B, P + T) 1 on kept response tokens
+    texts: list[str]              # responses as scored (cut before any stop string)
+
+    @property
+    def num_response_tokens(self) -> int:
+        return int(self.response_mask.sum())
+
+
+def pad_id(tokenizer) -> int:
+    pad = getattr(tokenizer, "pad_token_id", None)
+    return pad if pad is not None else tokenizer.eos_token_id
+
+
+def encode_prompts(tokenizer, prompts: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and attention mask of ``prompts`` (no special tokens added: the chat
+    template already has them)."""
+    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    width = max(len(x) for x in ids)
+    pad = pad_id(tokenizer)
+    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        if row:
+            input_ids[i, width - len(row):] = torch.tensor(row)
+            mask[i, width - len(row):] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions as ``generate`` computes them for left-padded rows."""
+    pos = attention_mask.long().cumsum(-1) - 1
+    return pos.masked_fill(attention_mask == 0, 0)
+
+
+class _StopStrings:
+    """Per-row stopping criterion: a stop string appeared in the generated text."""
+
+    def __init__(self, tokenizer, stop: list[str], prompt_len: int):
+        self.tokenizer, self.stop, self.prompt_len = tokenizer, [s for s in stop if s], prompt_len
+
+    def __call__(self, input_ids, scores, **kwargs):
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if not self.stop:
+            return done
+        for i, row in enumerate(input_ids[:, self.prompt_len:].tolist()):
+            text = self.tokenizer.decode(row, skip_special_tokens=False)
+            done[i] = any(s in text for s in self.stop)
+        return done
+
+
+def _cut(tokenizer, ids: list[int], stop: list[str], eos: set[int]) -> tuple[int, str]:
+    """(number of generated tokens kept, scored text) of one generated row."""
+    keep = next((j + 1 for j, tok in enumerate(ids) if tok in eos), len(ids))  # end token kept
+    body = [t for t in ids[:keep] if t not in eos]
+    stop = [s for s in stop if s]
+    if not any(s in tokenizer.decode(body, skip_special_tokens=False) for s in stop):
+        return keep, tokenizer.decode(body, skip_special_tokens=True)
+    lo, hi = 1, len(body)  # smallest prefix whose text contains a stop string
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if any(s in tokenizer.decode(body[:mid], skip_special_tokens=False) for s in stop):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo, _strip_from(tokenizer.decode(body[:lo], skip_special_tokens=True), stop)
+
+
+def _strip_from(text: str, stop: list[str]) -> str:
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return text[:min(cuts)] if cuts else text
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str] | None = None,
+             do_sample: bool = True, temperature: float = 1.0) -> Rollout:
+    """Generate one answer per prompt (see module docstring)."""
+    from transformers import StoppingCriteriaList
+
+    device = next(model.parameters()).device
+    input_ids, mask = encode_prompts(tokenizer, prompts, device)
+    stop = list(stop or [])
+    eos = {tokenizer.eos_token_id}
+    kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, pad_token_id=pad_id(tokenizer),
+                  eos_token_id=tokenizer.eos_token_id,
+                  stopping_criteria=StoppingCriteriaList([_StopStrings(tokenizer, stop, input_ids.shape[1])]))
+    if do_sample:
+        kwargs.update(temperature=temperature, top_k=0, top_p=1.0)
+    else:
+        kwargs.update(temperature=None, top_k=None, top_p=None)
+    out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+    prompt_len = input_ids.shape[1]
+    gen = out[:, prompt_len:]
+    response_mask = torch.zeros_like(out)
+    texts = []
+    for i, row in enumerate(gen.tolist()):
+        keep, text = _cut(tokenizer, row, stop, eos)
+        response_mask[i, prompt_len:prompt_len + keep] = 1
+        texts.append(text)
+    attention = torch.cat([mask, torch.zeros_like(gen)], dim=1) + response_mask
+    return Rollout(out, attention, response_mask, texts)
+
+
+def teacher_forced(tokenizer, prompts: list[str], targets: list[str], device) -> Rollout:
+    """Prompt + reference answer (+ end token) as a Rollout, for ``--objective sft``."""
+    rows = []
+    for prompt, target in zip(prompts, targets):
+        p = tokenizer.encode(prompt, add_special_tokens=False)
+        t = tokenizer.encode(target, add_special_tokens=False) + [tokenizer.eos_token_id]
+        rows.append((p, t))
+    width = max(len(p) + len(t) for p, t in rows)
+    pad = pad_id(tokenizer)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attn = torch.zeros_like(ids)
+    resp = torch.zeros_like(ids)
+    for i, (p, t) in enumerate(rows):
+        start = width - len(p) - len(t)
+        ids[i, start:] = torch.tensor(p + t)
+        attn[i, start:] = 1
+        resp[i, width - len(t):] = 1
+    return Rollout(ids.to(device), attn.to(device), resp.to(device), list(targets))
