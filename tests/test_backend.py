@@ -49,6 +49,8 @@ def test_classification_prompt_and_parsing():
     assert parse_label("\\boxed{Code} ... final: \\boxed{reasoning}") == "reasoning"
     assert parse_label("I think it is math") == "others"
     assert parse_label("\\boxed{poetry}") == "others"
+    assert parse_label("Classification: Code\n\nQuestion: ...") == "code"  # box dropped
+    assert parse_label("Classification: \\boxed{math}") == "math"
     assert set(LABELS) == {"code", "math", "reasoning", "others"}
 
 

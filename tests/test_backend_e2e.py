@@ -66,33 +66,32 @@ def test_strategy_none_equals_hf(env):
         assert t2["results"][task]["exact_match,none"] == hf["results"][task]["exact_match,none"]
 
 
-@pytest.mark.parametrize("strategy", ["cls", "uniform", "math", "fewshot"])
-def test_strategies_run_and_record_provenance(env, experts_dir, strategy):
-    args = {"strategy": strategy, "experts": str(experts_dir)}
+def _cli(env, model_args: str, task: str, limit: int, out) -> dict:
+    """Run the stock `lm_eval` CLI and return its results JSON."""
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", "--model_args", model_args,
+           "--tasks", task, "--limit", str(limit), "--apply_chat_template", "--gen_kwargs", ARC_GEN,
+           "--output_path", str(out), "--device", "cpu", "--batch_size", "8"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(max(out.rglob("results_*.json"), key=lambda p: p.stat().st_mtime).read_text())
+
+
+@pytest.mark.parametrize("strategy", ["prompt", "cls", "uniform", "math", "fewshot"])
+def test_every_strategy_runs_through_the_stock_cli(env, experts_dir, strategy, tmp_path):
+    args = f"strategy={strategy},experts={experts_dir}"
     if strategy == "fewshot":
-        args.update(shots=2, population=3, generations=2, fewshot_dir=str(experts_dir / "mixes"))
-    res = _evaluate("t2", args, ["arc_easy_t2"], limit=3)
-    info = res["config"]["t2"]
+        args += f",shots=2,population=3,generations=2,fewshot_dir={tmp_path / 'mixes'}"
+    results = _cli(env, args, "arc_easy_t2", 3, tmp_path / "run1")
+    info = results["config"]["t2"]
     assert info["strategy"] == strategy
     assert set(info["experts"]) == {"math", "code", "reasoning", "cls"}
-    assert res["results"]["arc_easy_t2"]["exact_match,none"] is not None
-    if strategy == "cls":
+    assert "exact_match,none" in results["results"]["arc_easy_t2"]
+    if strategy in ("prompt", "cls"):
         assert sum(info["pass1_labels"]["arc_easy_t2"].values()) == 3
+        assert len(info["pass1_decisions"]["arc_easy_t2"]) == 3
     if strategy == "fewshot":  # the fitted mix is recorded, saved, and reused on rerun
         mix = info["fewshot"]["arc_easy_t2"]
         assert mix["split"] == "validation" and mix["shots"] == 2 and len(mix["alpha"]) == 3
-        assert len(list((experts_dir / "mixes").glob("arc_easy_t2-*.safetensors"))) == 1
-        again = _evaluate("t2", args, ["arc_easy_t2"], limit=3)["config"]["t2"]["fewshot"]["arc_easy_t2"]
+        assert len(list((tmp_path / "mixes").glob("arc_easy_t2-*.safetensors"))) == 1
+        again = _cli(env, args, "arc_easy_t2", 3, tmp_path / "run2")["config"]["t2"]["fewshot"]["arc_easy_t2"]
         assert again["fingerprint"] == mix["fingerprint"]
-
-
-def test_stock_cli_prompt_strategy(env, experts_dir, tmp_path):
-    cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", "--model_args",
-           f"strategy=prompt,experts={experts_dir}", "--tasks", "arc_easy_t2", "--limit", "3",
-           "--apply_chat_template", "--gen_kwargs", ARC_GEN, "--output_path", str(tmp_path), "--device", "cpu"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads(next(tmp_path.rglob("results_*.json")).read_text())
-    info = results["config"]["t2"]
-    assert sum(info["pass1_labels"]["arc_easy_t2"].values()) == 3
-    assert "exact_match,none" in results["results"]["arc_easy_t2"]

@@ -14,6 +14,7 @@ GUIDELINES = {
 }
 
 _BOXED = re.compile(r"\\boxed\{\s*([A-Za-z]+)\s*\}")
+_STATED = re.compile(r"classification\s*:\s*\**\s*([A-Za-z]+)", re.IGNORECASE)
 
 
 def classification_prompt(question: str) -> str:
@@ -32,8 +33,12 @@ def classification_prompt(question: str) -> str:
 
 
 def parse_label(response: str) -> str:
-    """The last \\boxed{label} of ``response`` if it names a category, else "others"."""
-    found = [m.lower() for m in _BOXED.findall(response)]
+    """The category a pass-1 response gives, else "others".
+
+    The last ``\\boxed{label}`` wins; without one, the prompt's own answer line
+    "Classification: label" is accepted (small models often drop the box).
+    """
+    found = [m.lower() for m in _BOXED.findall(response)] or [m.lower() for m in _STATED.findall(response)]
     return found[-1] if found and found[-1] in LABELS else "others"
 
 

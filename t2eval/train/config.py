@@ -113,17 +113,21 @@ class TrainConfig:
 #: 2-core CPU (see reports/training.md for measured times).
 PRESETS: dict[str, dict] = {
     "paper": {},
-    "cpu": {"steps": 40, "batch_size": 16, "micro_batch": 8, "eval_every": 10, "val_size": 64,
-            "eval_batch": 16, "ckpt_every": 5, "threads": 2, "lr": 5e-3, "max_new_tokens": 200,
-            "baseline": "mean", "patience": 3},
+    "cpu": {"steps": 12, "batch_size": 8, "micro_batch": 8, "eval_every": 4, "val_size": 32,
+            "eval_batch": 16, "ckpt_every": 2, "threads": 1, "lr": 5e-3, "max_new_tokens": 160,
+            "baseline": "mean", "patience": 2},
 }
 
-#: per-task tweaks of the cpu preset (generation length dominates the cost)
+#: per-task tweaks of the cpu preset (generation length dominates the cost). One thread:
+#: on a loaded 2-core machine two torch threads were 10x slower than one (reports/training.md).
 CPU_TASK_OVERRIDES: dict[str, dict] = {
-    "arc_easy_t2": {"max_new_tokens": 32, "steps": 60, "batch_size": 32, "val_size": 128},
-    "arc_challenge_t2": {"max_new_tokens": 32, "steps": 60, "batch_size": 32, "val_size": 128},
-    "cls": {"max_new_tokens": 48, "steps": 40, "batch_size": 24, "val_size": 96},
-    "mbpp_t2": {"max_new_tokens": 256, "steps": 30, "val_size": 48},
+    "arc_easy_t2": {"max_new_tokens": 32, "steps": 10, "batch_size": 16, "micro_batch": 16,
+                    "val_size": 64, "eval_every": 5, "ckpt_every": 2},
+    "arc_challenge_t2": {"max_new_tokens": 32, "steps": 10, "batch_size": 16, "micro_batch": 16,
+                         "val_size": 64, "eval_every": 5, "ckpt_every": 2},
+    "cls": {"max_new_tokens": 48, "steps": 20, "batch_size": 24, "micro_batch": 12, "val_size": 96,
+            "eval_every": 5, "ckpt_every": 5},
+    "mbpp_t2": {"max_new_tokens": 256, "steps": 10, "val_size": 32, "eval_every": 5},
 }
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}

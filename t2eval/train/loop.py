@@ -382,13 +382,13 @@ def train_sweep(cfg: TrainConfig, kls: list[float], run_dir: str | Path, output:
     validation accuracy (ties: the earlier value in ``kls``). Writes ``sweep.json`` and copies
     the chosen expert to ``output`` (and ``run_dir/expert.safetensors``)."""
     run_dir = Path(run_dir)
+    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)  # fails fast, before loading the model
     if model is None:
         from ..models import load_model
 
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
-    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)
     dec = decompose(model, cfg.targets, progress=progress)
     results = []
     for kl in kls:

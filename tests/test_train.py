@@ -1,0 +1,338 @@
+"""The SVF trainer on a tiny random Llama and a toy task (fast), plus one slow e2e step."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import torch
+
+from conftest import data_dir, make_tiny_llama
+from t2eval.svf import SVFAdapter, decompose, load_expert
+from t2eval.train import TaskError, TrainTask, Trainer, build_config, build_task, train, train_sweep
+from t2eval.train.config import ConfigError
+from t2eval.train.loop import TIMING_KEYS, ResumeError
+from t2eval.train.objective import kl_per_token, micro_loss, response_log_softmax
+from t2eval.train.rollout import generate, position_ids
+
+torch.set_num_threads(1)
+
+
+class CharTokenizer:
+    """ids 2..127 <-> characters chr(id + 30); 0 = pad, 1 = end of sequence."""
+
+    pad_token_id, eos_token_id = 0, 1
+
+    def encode(self, text, add_special_tokens=False):
+        return [min(127, max(2, ord(c) - 30)) for c in text]
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(i + 30) for i in ids if i >= 2)
+
+
+def even_first(responses, docs):
+    """Toy reward: the first generated token has an even id."""
+    return [float(bool(r) and (ord(r[0]) - 30) % 2 == 0) for r in responses]
+
+
+def toy_task(seed=0, data_dir=None, n=64, **_):
+    rng = random.Random(f"toy:{seed}")
+    docs = [{"q": "".join(rng.choice("abcdefgh") for _ in range(rng.randint(3, 6))), "ref": "bd"}
+            for _ in range(n)]
+    return TrainTask(name="toy", label="toy", prompt=lambda d: d["q"], score=even_first,
+                     train_docs=docs[: n // 2], val_docs=docs[n // 2:], stop=[], max_gen_toks=2,
+                     reference=lambda d: d["ref"], chat=False)
+
+
+def toy_config(**changes):
+    values = dict(steps=4, batch_size=8, micro_batch=4, lr=0.05, eval_every=2, ckpt_every=2, eval_batch=16,
+                  targets="mlp", model="tiny-llama", threads=1, device="cpu")
+    values.update(changes)
+    return build_config("toy", overrides=values)
+
+
+def tiny(scale: float = 5.0):
+    """The tiny random Llama with its layer matrices scaled up, so that z moves the outputs."""
+    model = make_tiny_llama()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if ".layers." in name and p.dim() == 2:
+                p.mul_(scale)
+    return model
+
+
+def run(tmp_path, name="run", model=None, **changes):
+    model = model or tiny()
+    trainer = Trainer(toy_config(**changes), tmp_path / name, model=model, tokenizer=CharTokenizer(),
+                      task=toy_task(), progress=False)
+    return trainer
+
+
+def metrics(path):
+    rows = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
+def test_training_step_changes_z_and_nothing_else(tmp_path):
+    trainer = run(tmp_path)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    flags = {n: p.requires_grad for n, p in trainer.model.named_parameters()}
+    z0 = trainer.z_effective()
+    stats = trainer.train_step(1)
+    z1 = trainer.z_effective()
+    assert any(not torch.equal(z0[n], z1[n]) for n in z0)
+    after = trainer.model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # base weights bit for bit
+    assert {n: p.requires_grad for n, p in trainer.model.named_parameters()} == flags
+    assert all(p.grad is None for p in trainer.model.parameters())
+    assert stats["tokens"] > 0 and "kl" in stats and -1 <= stats["reward"] <= 1
+
+
+def _sampled(model, n=4):
+    tok = CharTokenizer()
+    torch.manual_seed(3)
+    return generate(model, tok, ["abc", "bcdefg", "hh", "dcba"][:n], 6, [], do_sample=True)
+
+
+def test_kl_is_zero_at_identity():
+    model = make_tiny_llama()
+    dec = decompose(model, "all", use_cache=False, progress=False)
+    adapter = SVFAdapter(model, dec)
+    batch = _sampled(model)
+    with torch.no_grad():
+        base = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)[0]
+    z = {n: torch.nn.Parameter(torch.ones_like(f.S)) for n, f in dec.factors.items()}
+    with adapter.trainable(z, rescale=True):
+        loss, stats = micro_loss(model, batch, torch.ones(4), base, kl_coef=0.5, num_seqs=4,
+                                 num_tokens=batch.num_response_tokens)
+    assert stats["kl_sum"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kl_direction_matches_manual_computation():
+    model = make_tiny_llama()
+    dec = decompose(model, "mlp", use_cache=False, progress=False)
+    adapter = SVFAdapter(model, dec)
+    batch = _sampled(model)
+    gen = torch.Generator().manual_seed(0)
+    z_val = {n: (2 * torch.randn(f.S.shape, generator=gen)).exp() for n, f in dec.factors.items()}
+
+    def full_log_softmax():  # plain forward over every position, then pick the response ones
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                       position_ids=position_ids(batch.attention_mask)).logits[:, :-1]
+        return torch.log_softmax(logits.float(), -1)[batch.response_mask[:, 1:].bool()]
+
+    with torch.no_grad():
+        log_base = full_log_softmax()
+        adapter.apply_z(z_val, rescale=True)
+        log_new = full_log_softmax()
+        adapter.remove()
+    manual = (log_new.exp() * (log_new - log_base)).sum(-1).mean()
+    reverse = (log_base.exp() * (log_base - log_new)).sum(-1).mean()
+    assert manual > 1e-4 and abs(manual - reverse) > 1e-3 * manual  # > 10x the tolerance below
+
+    with torch.no_grad():
+        base = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)[0]
+    z = {n: torch.nn.Parameter(v.clone()) for n, v in z_val.items()}
+    with adapter.trainable(z, rescale=True):
+        _, stats = micro_loss(model, batch, torch.ones(4), base, kl_coef=0.1, num_seqs=4,
+                              num_tokens=batch.num_response_tokens)
+    ours = stats["kl_sum"] / batch.num_response_tokens
+    assert ours == pytest.approx(float(manual), rel=1e-4)
+    assert kl_per_token(log_new, log_base).mean() == pytest.approx(float(manual), rel=1e-6)
+    p, q = torch.tensor([[0.9, 0.1]]).log(), torch.tensor([[0.5, 0.5]]).log()
+    assert float(kl_per_token(p, q)) == pytest.approx(0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5), rel=1e-5)
+    assert float(kl_per_token(p, q)) != pytest.approx(float(kl_per_token(q, p)), rel=1e-2)
+
+
+def test_logprobs_are_recomputed_on_the_sampled_ids():
+    model = make_tiny_llama()
+    tok = CharTokenizer()
+    torch.manual_seed(5)
+    batch = generate(model, tok, ["abc", "bcdefgh"], 5, [], do_sample=True)
+    log_probs, ids, rows = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)
+    sampled = [batch.input_ids[i][batch.response_mask[i].bool()].tolist() for i in range(2)]
+    assert [ids[rows == i].tolist() for i in range(2)] == sampled
+    # same distribution as the sampler saw: greedy continuation of each row = argmax at its first step
+    greedy = generate(model, tok, ["abc", "bcdefgh"], 1, [], do_sample=False)
+    first = [int(torch.nonzero(rows == i)[0]) for i in range(2)]
+    assert log_probs[first].argmax(-1).tolist() == [greedy.input_ids[i, -1].item() for i in range(2)]
+
+
+def test_same_seed_gives_identical_z(tmp_path):
+    a = run(tmp_path, "a", eval_every=0).run()
+    b = run(tmp_path, "b", eval_every=0).run()
+    assert all(torch.equal(a.expert.z[n], b.expert.z[n]) for n in a.expert.z)
+    assert metrics(tmp_path / "a") == metrics(tmp_path / "b")
+    c = run(tmp_path, "c", seed=1, eval_every=0).run()
+    assert any(not torch.equal(a.expert.z[n], c.expert.z[n]) for n in a.expert.z)
+
+
+class _Killed(BaseException):
+    """Stands for kill -9: nothing is saved."""
+
+
+def _stop_at(step, exc):
+    def hook(s, stats):
+        if s == step:
+            raise exc()
+    return hook
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    config = dict(steps=6, eval_every=3, ckpt_every=2)
+    full = run(tmp_path, "full", **config).run()
+    killed = run(tmp_path, "killed", **config)
+    killed.on_step = _stop_at(5, _Killed)  # dies after step 5's metrics, before any checkpoint of it
+    with pytest.raises(_Killed):
+        killed.run()
+    assert len(metrics(tmp_path / "killed")) > len([r for r in metrics(tmp_path / "full") if r["step"] <= 4])
+    with pytest.raises(ResumeError):
+        run(tmp_path, "killed", **config)  # refuses to overwrite without --resume
+    resumed = Trainer(toy_config(**config), tmp_path / "killed", model=tiny(),
+                      tokenizer=CharTokenizer(), task=toy_task(), progress=False, resume=True)
+    assert resumed.step == 4  # continues from the checkpoint, not from scratch
+    result = resumed.run()
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "full")
+    assert all(torch.equal(full.expert.z[n], result.expert.z[n]) for n in full.expert.z)
+    assert result.best_step == full.best_step and result.best_val == full.best_val
+
+
+def test_ctrl_c_saves_and_resume_finishes_identically(tmp_path):
+    config = dict(steps=5, eval_every=2, ckpt_every=100)
+    full = run(tmp_path, "full", **config).run()
+    trainer = run(tmp_path, "int", **config)
+    trainer.on_step = _stop_at(3, KeyboardInterrupt)
+    out = trainer.run()
+    assert out.status == "interrupted" and out.steps_done == 3
+    assert not (tmp_path / "int" / "expert.safetensors").exists()
+    resumed = Trainer(toy_config(**config), tmp_path / "int", model=tiny(), tokenizer=CharTokenizer(),
+                      task=toy_task(), progress=False, resume=True)
+    assert resumed.step == 3
+    result = resumed.run()
+    assert result.status == "finished"
+    assert metrics(tmp_path / "int") == metrics(tmp_path / "full")
+    assert all(torch.equal(full.expert.z[n], result.expert.z[n]) for n in full.expert.z)
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    trainer = run(tmp_path, "r", steps=2)
+    trainer.run()
+    with pytest.raises(ResumeError, match="lr"):
+        Trainer(toy_config(steps=2, lr=0.1), tmp_path / "r", model=tiny(), tokenizer=CharTokenizer(),
+                task=toy_task(), progress=False, resume=True)
+
+
+def test_toy_task_reward_improves(tmp_path):
+    result = run(tmp_path, "learn", steps=30, batch_size=32, micro_batch=32, lr=0.3, eval_every=10,
+                 ckpt_every=100, baseline="mean").run()
+    rows = [r for r in metrics(tmp_path / "learn") if r["type"] == "step"]
+    early = sum(r["acc"] for r in rows[:5]) / 5
+    late = sum(r["acc"] for r in rows[-5:]) / 5
+    assert late > early + 0.05, (early, late)
+    assert result.best_val > result.base_val + 0.15
+    expert = load_expert(tmp_path / "learn" / "expert.safetensors")
+    assert expert.label == "toy" and expert.provenance["best_step"] == result.best_step
+
+
+def test_sigmoid_parametrisation_stores_the_multiplier(tmp_path):
+    result = run(tmp_path, "sig", steps=2, param="sigmoid", eval_every=0).run()
+    z = torch.cat([v for v in result.expert.z.values()])
+    assert ((z > 0) & (z < 1)).all() and (z - 0.5).abs().max() < 0.05
+
+
+def test_sft_objective_trains_z(tmp_path):
+    trainer = run(tmp_path, "sft", objective="sft", steps=5, eval_every=0, lr=0.3)
+    z0 = trainer.z_effective()
+    rows = []
+    trainer.on_step = lambda s, st: rows.append(st["nll"])
+    result = trainer.run()
+    assert rows[-1] < rows[0]
+    assert any(not torch.equal(z0[n], result.expert.z[n]) for n in z0)
+
+
+def test_kl_sweep_keeps_the_best_by_validation(tmp_path):
+    model = tiny()
+    best, results = train_sweep(toy_config(steps=2), [0.0, 0.5], tmp_path / "sweep", output=tmp_path / "e.safetensors",
+                                progress=False, model=model, tokenizer=CharTokenizer(), task=toy_task())
+    sweep = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [r["kl"] for r in sweep["runs"]] == [0.0, 0.5]
+    assert best.best_val == max(r.best_val for r in results)
+    assert load_expert(tmp_path / "e.safetensors").provenance["kl"] == sweep["chosen_kl"]
+
+
+def test_config_layers_and_errors(tmp_path):
+    cfg = build_config("gsm8k_t2", "cpu", overrides=["kl=0.2", "param=sigmoid", "betas=[0.8, 0.9]"])
+    assert cfg.kl == 0.2 and cfg.param == "sigmoid" and cfg.betas == (0.8, 0.9) and cfg.threads == 1
+    file = tmp_path / "c.yaml"
+    file.write_text("lr: 0.01\nsteps: 7\n")
+    assert build_config("gsm8k_t2", config_file=file, options={"steps": 9}).steps == 9
+    with pytest.raises(ConfigError, match="did you mean 'steps'"):
+        build_config("gsm8k_t2", overrides=["stpes=3"])
+    with pytest.raises(ConfigError, match="objective"):
+        build_config("gsm8k_t2", overrides=["objective=ppo"])
+
+
+def test_task_without_training_split_is_a_clear_error():
+    with pytest.raises(TaskError, match="no training split"):
+        build_task("humaneval_t2")
+    with pytest.raises(TaskError, match="unknown task"):
+        build_task("gsm8k")
+
+
+@pytest.fixture
+def local_data(monkeypatch):
+    if not data_dir().is_dir():
+        pytest.skip("no local benchmark data")
+    monkeypatch.setenv("T2EVAL_DATA_DIR", str(data_dir()))
+
+
+def test_real_tasks_use_the_evaluation_prompts_and_halves(local_data):
+    from t2eval.task_configs import utils
+
+    task = build_task("gsm8k_t2", seed=0)
+    assert task.prompt is utils.gsm8k_prompt and task.label == "math"
+    assert task.stop == ["<|im_end|>", "<|eot_id|>", "</s>", "Question:"] and task.max_gen_toks == 384
+    questions = [d["question"] for d in task.train_docs] + [d["question"] for d in task.val_docs]
+    assert len(task.val_docs) == len(task.train_docs) + (len(questions) % 2) and len(set(questions)) > 7000
+    assert not {d["question"] for d in task.train_docs} & {d["question"] for d in task.val_docs}
+    assert build_task("gsm8k_t2", seed=0).train_docs == task.train_docs  # seeded
+    assert task.score(["The answer is 72."], [{"answer": "#### 72"}]) == [1.0]
+    assert task.reference(task.train_docs[0]).rstrip(".").endswith(task.train_docs[0]["answer"].split("####")[-1].strip())
+    arc = build_task("arc_easy_t2")
+    assert arc.prompt is utils.arc_prompt and arc.stop[-1] == "\n\n" and arc.label == "reasoning"
+
+
+def test_cls_task_pools_the_three_tasks(local_data):
+    from t2eval.backend.dispatch import classification_prompt
+
+    task = build_task("cls", seed=0)
+    labels = [d["label"] for d in task.train_docs]
+    assert {labels.count(x) for x in ("math", "code", "reasoning")} == {len(labels) // 3}
+    doc = task.train_docs[0]
+    assert task.prompt(doc) == classification_prompt(doc["question"])
+    assert task.score(["Classification: \\boxed{%s}" % doc["label"], "\\boxed{others}"], [doc, doc]) == [1.0, 0.0]
+
+
+def test_mbpp_rewards_run_in_the_sandbox():
+    from t2eval.train.data import score_mbpp_batch
+
+    doc = {"task_id": 1, "test_list": ["assert add(1, 2) == 3"], "test_setup_code": ""}
+    good = "```python\ndef add(a, b):\n    return a + b\n```"
+    bad = "```python\ndef add(a, b):\n    return a - b\n```"
+    assert score_mbpp_batch([good, bad], [doc, doc]) == [1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_one_rl_step_on_the_embedded_model(embedded, local_data, tmp_path):
+    model, tok = embedded
+    cfg = build_config("arc_easy_t2", overrides=dict(steps=1, batch_size=2, micro_batch=2, max_new_tokens=4,
+                                                      eval_every=1, val_size=2, threads=1, kl=0.1))
+    result = train(cfg, tmp_path / "arc", model=model, tokenizer=tok, progress=False)
+    assert result.status == "finished" and result.base_val is not None
+    step = [r for r in metrics(tmp_path / "arc") if r["type"] == "step"][0]
+    assert step["tokens"] > 0 and step["kl"] >= 0
+    expert = load_expert(tmp_path / "arc" / "expert.safetensors")
+    assert expert.label == "reasoning" and expert.base_model == "smollm2-135m-instruct"
