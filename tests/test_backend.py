@@ -189,7 +189,7 @@ def test_adapt_task_uses_the_majority_label(tiny_hf_folder, tmp_path, monkeypatc
     monkeypatch.setattr(lm, "_classify", lambda reqs: ["math", "code", "math", "base"])
     keys = lm._plan(_requests(4, choices=1))
     assert keys == ["math"] * 4
-    with pytest.raises(ValueError, match="adapt must be 'sample' or 'task'"):
+    with pytest.raises(ValueError, match="adapt must be 'sample' or 'task', got 'doc'"):
         T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), adapt="doc", device="cpu")
 
 

@@ -51,12 +51,14 @@ class T2LM(HFLM):
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, **kwargs):
+        _check_choice("adapt", adapt, ("sample", "task"))  # before the (slow) model load
+        _check_choice("alpha", alpha, ("expert", "layer"))
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
         if self.world_size > 1:
             raise RuntimeError("--model t2 does not support data-parallel launches (accelerate "
                                f"launch with {self.world_size} processes) yet: run a single process, "
                                "or shard one model over GPUs with --model_args parallelize=True")
-        self.base_name = pretrained
+        self.base_name, self.adapt = pretrained, adapt
         self._auto_batch_size: int | None = None
         self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
         self.strategy = strategy or ("prompt" if self.library.by_label else "none")
@@ -66,12 +68,7 @@ class T2LM(HFLM):
         self.pass1_labels: dict[str, Counter] = {}
         self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
         self.seconds: Counter = Counter()  # pass1, pass2, swap, cem_mix, cem_eval
-        if adapt not in ("sample", "task"):
-            raise ValueError(f"adapt must be 'sample' or 'task', got '{adapt}'")
-        self.adapt = adapt
-        self.shots, self.seed, self.alpha_mode = int(shots), int(seed), str(alpha)
-        if self.alpha_mode not in ("expert", "layer"):
-            raise ValueError(f"alpha must be 'expert' or 'layer', got '{alpha}'")
+        self.shots, self.seed, self.alpha_mode = int(shots), int(seed), alpha
         self.cem_config = CEMConfig(int(population), int(generations), float(elite_ratio),
                                     float(init_std), normalize=str(normalize).lower() == "true",
                                     seed=int(seed))
@@ -298,6 +295,11 @@ class T2LM(HFLM):
                         for task, m in self.fewshot.items()},
         }
         return info
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
 def _majority_per_task(tasks: list[str], keys: list[str]) -> list[str]:
