@@ -18,7 +18,10 @@ def read_evals(run_dir: str | Path) -> list[dict]:
 
 
 def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str] | None = None) -> Path:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise SystemExit("learning-curve plots need matplotlib: pip install 't2eval[plots]'") from err
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
