@@ -166,7 +166,8 @@ def _replace_dir(new: Path, target: Path) -> None:
 # --------------------------------------------------------------------------- manifest
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of the file at ``path``, read in 4 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -176,7 +177,7 @@ def _sha256(path: Path) -> str:
 
 def write_manifest(folder: Path, source: str) -> None:
     """Record size and sha256 of every file in ``folder`` (written last)."""
-    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+    files = {p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)}
              for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
     (folder / MANIFEST).write_text(json.dumps({"source": source, "files": files}, indent=1))
 
@@ -187,7 +188,7 @@ def verify_folder(folder: Path) -> bool:
         manifest = json.loads((folder / MANIFEST).read_text())
         for name, info in manifest["files"].items():
             path = folder / name
-            if path.stat().st_size != info["size"] or _sha256(path) != info["sha256"]:
+            if path.stat().st_size != info["size"] or file_sha256(path) != info["sha256"]:
                 return False
         return bool(manifest["files"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -45,8 +45,13 @@ def _to_number(text: str) -> float | None:
         return None
 
 
+def gsm8k_gold_text(doc: dict) -> str:
+    """The reference answer after '####' in a GSM8K solution, as written."""
+    return doc["answer"].split("####")[-1].strip()
+
+
 def gsm8k_gold(doc: dict) -> float | None:
-    return _to_number(doc["answer"].split("####")[-1].strip())
+    return _to_number(gsm8k_gold_text(doc))
 
 
 def gsm8k_prediction(response: str) -> float | None:

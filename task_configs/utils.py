@@ -34,7 +34,7 @@ def gsm8k_prompt(doc: dict) -> str:
 
 
 def gsm8k_target(doc: dict) -> str:
-    return doc["answer"].split("####")[-1].strip()
+    return scoring.gsm8k_gold_text(doc)
 
 
 def gsm8k_results(doc: dict, results: list[str]) -> dict:

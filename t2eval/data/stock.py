@@ -68,6 +68,7 @@ from datasets.naming import camelcase_to_snakecase, filenames_for_dataset_split
 from t2eval.data.errors import CacheImportError, DataNotFoundError
 from t2eval.data.loader import count_local_rows, get_spec, load_local_split, local_split_path
 from t2eval.data.registry import DATASETS, STOCK_TASKS, DatasetSpec, HubConfig
+from t2eval.models import file_sha256
 
 IMPORT_FORMAT = 1  # bump when the written layout changes, so old entries get a new hash
 HASH_PREFIX = "t2eval-"
@@ -155,15 +156,6 @@ def cache_targets(names: list[str] | tuple[str, ...] | None = None) -> list[Cach
     """
     specs = [get_spec(name) for name in names] if names else list(DATASETS.values())
     return [CacheTarget(spec, config) for spec in specs for config in spec.hub_configs]
-
-
-def _file_sha256(path: Path) -> str:
-    """str: hex sha256 of the file at `path` (Path)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def entry_hash(target: CacheTarget, file_digests: dict[str, str]) -> str:
@@ -332,7 +324,7 @@ def _import_spec(spec: DatasetSpec, data_dir: Path, cache_root: Path, force: boo
     if missing:
         reason = "missing " + ", ".join(str(path) for path in missing)
         return [ImportResult(target, "skipped", reason=reason) for target in targets]
-    digests = {split: _file_sha256(local_split_path(spec, split, data_dir)) for split in spec.splits}
+    digests = {split: file_sha256(local_split_path(spec, split, data_dir)) for split in spec.splits}
     results = [ImportResult(target, "up to date", entry_dir(target, cache_root, entry_hash(target, digests)))
                for target in targets]
     todo = [result for result in results if force or not entry_is_complete(result.path, result.target)]
