@@ -16,6 +16,7 @@ _COMMANDS = {
     "model": "t2eval.commands.model:model",
     "sandbox": "t2eval.sandbox.cli:sandbox",
     "train": "t2eval.commands.train:train",
+    "baseline": "t2eval.commands.baseline:baseline",
 }
 
 

@@ -28,15 +28,12 @@ def svf_param_count(model, targets: str) -> int:
     return sum(min(model.get_submodule(name).weight.shape) for name in select_targets(model, targets))
 
 
-def peft_param_count(model, method: str, modules: list[str], rank: int = 16) -> int:
-    """Trainable parameters PEFT adds for ``method`` in {lora, dora, ia3} on ``modules``."""
-    from peft import IA3Config, LoraConfig, get_peft_model
+def peft_param_count(model, method: str, modules=None, rank: int = 16) -> int:
+    """Trainable parameters PEFT adds for ``method`` in {lora, dora, ia3} on ``modules``
+    (None: the method's defaults, see :mod:`t2eval.peft_methods`)."""
+    from peft import get_peft_model
 
-    if method == "ia3":
-        config = IA3Config(target_modules=modules, feedforward_modules=[])
-    elif method in ("lora", "dora"):
-        config = LoraConfig(r=rank, target_modules=modules, use_dora=method == "dora")
-    else:
-        raise ValueError(f"unknown method '{method}'; available: lora, dora, ia3")
-    peft_model = get_peft_model(model, config)
+    from .peft_methods import peft_config
+
+    peft_model = get_peft_model(model, peft_config(method, modules, rank=rank or 16))
     return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)

@@ -79,9 +79,9 @@ def test_training_step_changes_z_and_nothing_else(tmp_path):
     trainer = run(tmp_path)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     flags = {n: p.requires_grad for n, p in trainer.model.named_parameters()}
-    z0 = trainer.z_effective()
+    z0 = trainer.policy.snapshot()
     stats = trainer.train_step(1)
-    z1 = trainer.z_effective()
+    z1 = trainer.policy.snapshot()
     assert any(not torch.equal(z0[n], z1[n]) for n in z0)
     after = trainer.model.state_dict()
     assert before.keys() == after.keys()
@@ -245,7 +245,7 @@ def test_sigmoid_parametrisation_stores_the_multiplier(tmp_path):
 
 def test_sft_objective_trains_z(tmp_path):
     trainer = run(tmp_path, "sft", objective="sft", steps=5, eval_every=0, lr=0.3)
-    z0 = trainer.z_effective()
+    z0 = trainer.policy.snapshot()
     rows = []
     trainer.on_step = lambda s, st: rows.append(st["nll"])
     result = trainer.run()
@@ -336,3 +336,67 @@ def test_one_rl_step_on_the_embedded_model(embedded, local_data, tmp_path):
     assert step["tokens"] > 0 and step["kl"] >= 0
     expert = load_expert(tmp_path / "arc" / "expert.safetensors")
     assert expert.label == "reasoning" and expert.base_model == "smollm2-135m-instruct"
+
+
+# ----------------------------------------------------------------------------- PEFT methods
+
+
+def _lora_modules(model):
+    return [n for n, _ in model.named_modules() if "lora_" in n or "ia3_" in n]
+
+
+@pytest.mark.parametrize("method", ["lora", "dora", "ia3"])
+def test_peft_sft_step_trains_only_the_adapter_and_restores_the_model(tmp_path, method):
+    model = tiny()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = run(tmp_path, method, model=model, method=method, objective="sft", steps=3, eval_every=0,
+                  lr=0.05, clip=1.0)
+    p0 = trainer.policy.snapshot()
+    nll = []
+    trainer.on_step = lambda s, st: nll.append(st["nll"])
+    result = trainer.run()
+    assert nll[-1] < nll[0], nll
+    assert any(not torch.equal(p0[n], result.expert.state[k]) for n in p0 for k in result.expert.state
+               if k.replace(".weight", "") in n)
+    assert _lora_modules(model) == []                             # the adapter is unloaded
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # base weights untouched
+    assert result.expert.provenance["method"] == method
+
+
+def test_lora_adapter_is_saved_in_peft_format_and_reloads_identically(tmp_path):
+    from peft import PeftModel
+
+    model = tiny()
+    trainer = run(tmp_path, "lora", model=model, method="lora", objective="sft", steps=2, eval_every=0, lr=0.05)
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    trainer.train_step(1)
+    with torch.no_grad():
+        trained = trainer.model(ids).logits
+    trainer.step = 1
+    from t2eval.train.policy import save_artifact
+
+    folder = save_artifact(trainer.expert(), tmp_path / "adapter")
+    trainer.policy.close()
+    assert {"adapter_config.json", "adapter_model.safetensors", "t2eval.json"} <= {p.name for p in folder.iterdir()}
+    fresh = tiny()
+    fresh.load_state_dict(model.state_dict())
+    reloaded = PeftModel.from_pretrained(fresh, folder)
+    with torch.no_grad():
+        again = reloaded(ids).logits
+    assert torch.allclose(trained, again, atol=1e-6)
+    assert not torch.allclose(trained, model(ids).logits, atol=1e-6)   # and it is not the base model
+
+
+def test_lora_rl_is_reinforce_on_lora_with_kl_against_the_disabled_adapter(tmp_path):
+    cfg = build_config("toy", overrides={"method": "lora-rl"})
+    assert (cfg.method, cfg.objective, cfg.lr, cfg.clip) == ("lora", "rl", 2e-4, 1.0)
+    assert build_config("toy", options={"lr": 0.01}, overrides={"method": "lora"}).lr == 0.01
+    trainer = run(tmp_path, "lrl", method="lora", objective="rl", steps=2, eval_every=0, lr=0.05, clip=1.0, kl=0.1)
+    first = trainer.train_step(1)
+    assert first["kl"] == pytest.approx(0.0, abs=1e-7)           # B = 0 at init: adapted == base
+    p0 = trainer.policy.snapshot()
+    trainer.train_step(2)
+    second = trainer.train_step(3)
+    assert second["kl"] > 0
+    assert any(not torch.equal(p0[n], p) for n, p in trainer.policy.snapshot().items())
+    trainer.policy.close()

@@ -10,8 +10,9 @@ import click
               help="Embedded alias, hub id, or folder with a config.json.")
 @click.option("--targets", default=None, help="SVF targets: mlp | attn | all | a regex over module names.")
 @click.option("--lora-rank", type=int, default=None, help="Count a PEFT adapter of this rank instead.")
-@click.option("--lora-modules", default="q_proj,v_proj", show_default=True,
-              help="Comma-separated module names for the PEFT adapter.")
+@click.option("--lora-modules", default=None,
+              help="Comma-separated module names for the PEFT adapter [lora/dora: q_proj,v_proj; "
+                   "ia3: k_proj,v_proj,down_proj].")
 @click.option("--method", type=click.Choice(["lora", "dora", "ia3"]), default="lora", show_default=True,
               help="PEFT method counted with --lora-rank (ia3 ignores the rank).")
 def params(model_name, targets, lora_rank, lora_modules, method):
@@ -34,8 +35,10 @@ def params(model_name, targets, lora_rank, lora_modules, method):
             raise click.BadParameter(str(err), param_hint="--targets") from err
         what = f"SVF parameters, targets={targets}"
     else:
-        modules = [m.strip() for m in lora_modules.split(",") if m.strip()]
-        count = peft_param_count(model, method, modules, lora_rank or 0)
+        from ..peft_methods import parse_modules
+
+        modules = parse_modules(lora_modules, method)
+        count = peft_param_count(model, method, modules, lora_rank or 16)
         what = f"{method} parameters, rank={lora_rank}, modules={','.join(modules)}"
     click.echo(f"# {count / 1e6:.2f}M {what} ({model_name})", err=True)
     click.echo(count)

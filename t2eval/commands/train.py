@@ -11,6 +11,9 @@ import click
 @click.option("--task", required=True,
               help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math | cls | module:function")
 @click.option("--model", "model", default=None, help="Embedded alias, hub id or folder [smollm2-135m-instruct].")
+@click.option("--method", type=click.Choice(["svf", "lora-rl", "lora", "dora", "ia3"]), default=None,
+              help="svf (default): z vectors; lora-rl: the paper's ablation, REINFORCE on LoRA; "
+                   "lora/dora/ia3: PEFT adapters (next-token baselines: see `t2eval baseline`).")
 @click.option("--targets", default=None, help="SVF targets: mlp | attn | all | regex [mlp].")
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default=None,
               help="paper: the paper's recipe (defaults); cpu: < 1 h for the embedded model on 2 cores.")
@@ -20,17 +23,17 @@ import click
 @click.option("--kl", "kl", default=None, help="KL coefficient, or a comma list to sweep: 0,0.1,0.3.")
 @click.option("--steps", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None)
+@click.option("--lr", default=None, help="Learning rate, or a comma list to sweep (not with a --kl list).")
 @click.option("--seed", type=int, default=None)
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
 @click.option("--device", default=None, help="auto | cpu | cuda[:i].")
-@click.option("--run-dir", default=None, help="Run folder [runs/train/<task>-<objective>-seed<seed>].")
-@click.option("--output", "-o", default=None, help="Also write the chosen expert here (.safetensors).")
+@click.option("--run-dir", default=None, help="Run folder [runs/train/<task>-<method>-<objective>-seed<seed>].")
+@click.option("--output", "-o", default=None,
+              help="Also write the chosen expert here (.safetensors; a folder for PEFT methods).")
 @click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.argument("overrides", nargs=-1)
-def train(task, model, targets, preset, config_file, objective, kl, steps, batch_size, lr, seed, threads,
-          device, run_dir, output, resume, quiet, overrides):
+def train(task, overrides, **options):
     """Train an SVF expert vector z on TASK's training split (halved into train/validation).
 
     Extra settings as KEY=VALUE (e.g. eval_every=5 param=sigmoid reward_wrong=-0.1).
@@ -40,27 +43,39 @@ def train(task, model, targets, preset, config_file, objective, kl, steps, batch
       t2eval train --task gsm8k_t2 --preset cpu -o experts/smollm2-135m-instruct/math.safetensors
       t2eval train --task arc_easy_t2 --preset cpu --kl 0,0.1,0.3
       t2eval train --task gsm8k_t2 --preset cpu --resume      # after Ctrl-C or kill -9
+      t2eval train --task gsm8k_t2 --method lora-rl --lr 1e-4,5e-4   # Table 4, row 5
     """
+    run_training(task, overrides, **options)
+
+
+def _numbers(text, hint: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError as err:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}", param_hint=hint) from err
+
+
+def run_training(task, overrides, *, method, model, targets, preset, config_file, objective, kl, steps,
+                 batch_size, lr, seed, threads, device, run_dir, output, resume, quiet):
+    """Build the config, train (sweeping --kl or --lr when given a list), report the result."""
     from ..train import ConfigError, ResumeError, TaskError, build_config, train_sweep
 
-    kls = None
-    if kl is not None:
-        try:
-            kls = [float(v) for v in str(kl).split(",") if v.strip()]
-        except ValueError as err:
-            raise click.BadParameter(f"expected numbers separated by commas, got {kl!r}", param_hint="--kl") from err
-    options = {"model": model, "targets": targets, "objective": objective, "steps": steps,
-               "batch_size": batch_size, "lr": lr, "seed": seed, "threads": threads, "device": device}
-    if kls and len(kls) == 1:
-        options["kl"] = kls[0]
+    kls, lrs = _numbers(kl, "--kl"), _numbers(lr, "--lr")
+    if kls and lrs and len(kls) > 1 and len(lrs) > 1:
+        raise click.UsageError("sweep one setting at a time: give a list to --kl or to --lr, not both")
+    options = {"model": model, "method": method, "targets": targets, "objective": objective, "steps": steps,
+               "batch_size": batch_size, "seed": seed, "threads": threads, "device": device,
+               "kl": kls[0] if kls and len(kls) == 1 else None, "lr": lrs[0] if lrs and len(lrs) == 1 else None}
     try:
         cfg = build_config(task, preset, config_file, options, list(overrides))
-    except (ConfigError, TypeError) as err:
+    except (ConfigError, TypeError, ValueError) as err:
         raise click.UsageError(str(err)) from err
-    kls = kls or [cfg.kl]
-    run_dir = run_dir or f"runs/train/{task.replace(':', '_')}-{cfg.objective}-seed{cfg.seed}"
+    key, values = ("lr", lrs) if lrs and len(lrs) > 1 else ("kl", kls if kls and len(kls) > 1 else [cfg.kl])
+    run_dir = run_dir or f"runs/train/{task.replace(':', '_')}-{cfg.method}-{cfg.objective}-seed{cfg.seed}"
     try:
-        best, results = train_sweep(cfg, kls, run_dir, output=output, resume=resume, progress=not quiet)
+        best, results = train_sweep(cfg, values, run_dir, output=output, resume=resume, progress=not quiet, key=key)
     except (TaskError, ConfigError, ResumeError) as err:
         raise click.ClickException(str(err)) from err
     if best.status == "interrupted":
@@ -68,11 +83,12 @@ def train(task, model, targets, preset, config_file, objective, kl, steps, batch
                    err=True)
         sys.exit(130)
     for r in results:
-        click.echo(f"kl={r.expert.provenance['kl']:g}: status={r.status} steps={r.steps_done} "
+        click.echo(f"{key}={r.expert.provenance[key]:g}: status={r.status} steps={r.steps_done} "
                    f"base_val={_fmt(r.base_val)} best_val={_fmt(r.best_val)} (step {r.best_step}) -> {r.run_dir}",
                    err=True)
-    chosen = output or (f"{run_dir}/expert.safetensors")
-    click.echo(f"expert '{best.expert.name}' (label {best.expert.label}, kl={best.expert.provenance['kl']:g}, "
+    what = "expert" if cfg.method == "svf" else f"{cfg.method} adapter"
+    chosen = output or f"{run_dir}/{'expert.safetensors' if cfg.method == 'svf' else 'adapter'}"
+    click.echo(f"{what} '{best.expert.name}' (label {best.expert.label}, {key}={best.expert.provenance[key]:g}, "
                f"val {_fmt(best.best_val)} vs base {_fmt(best.base_val)}) written to {chosen}")
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
+
+METHODS = ("svf", "lora", "dora", "ia3")
 
 
 class ConfigError(ValueError):
@@ -32,6 +34,10 @@ class TrainConfig:
     model: str = "smollm2-135m-instruct"
     targets: str = "mlp"
     objective: str = "rl"           # rl (REINFORCE + KL) | sft (next-token on reference solutions)
+    method: str = "svf"             # svf (z vectors) | lora | dora | ia3 (PEFT baselines)
+    rank: int = 16                  # LoRA / DoRA rank
+    lora_alpha: int = 32
+    peft_modules: str | None = None  # comma list; default: q_proj,v_proj (lora/dora), k,v,down (ia3)
     # optimisation (the paper: AdamW, lr 2e-3, cosine, clip 1e-3, global batch 256)
     steps: int = 200
     batch_size: int = 256           # prompts per update (one sample each)
@@ -79,7 +85,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         if not self.task:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
-        choices = {"objective": ("rl", "sft"), "param": ("raw", "sigmoid"),
+        choices = {"objective": ("rl", "sft"), "param": ("raw", "sigmoid"), "method": METHODS,
                    "baseline": ("none", "mean"), "logp": ("sum", "mean")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
@@ -130,6 +136,10 @@ CPU_TASK_OVERRIDES: dict[str, dict] = {
     "mbpp_t2": {"max_new_tokens": 256, "steps": 10, "val_size": 32, "eval_every": 5},
 }
 
+#: The LoRA recipe's optimisation (PEFT methods): lr and clip norm of community practice for
+#: LoRA (the paper sweeps both); they replace the SVF values unless set explicitly.
+PEFT_DEFAULTS: dict = {"lr": 2e-4, "clip": 1.0}
+
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 
@@ -150,15 +160,22 @@ def _coerce(key: str, value):
     if key in ("lr", "clip", "kl", "reward_correct", "reward_wrong", "temperature", "min_lr_ratio",
                "weight_decay") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if key in ("name", "label", "task", "model", "targets") and value is not None:
+    if key in ("name", "label", "task", "model", "targets", "method", "peft_modules") and value is not None:
         return str(value)
     return value
+
+
+def _override_dict(overrides) -> dict:
+    if isinstance(overrides, dict):
+        return overrides
+    return dict(item.split("=", 1) for item in overrides or [] if "=" in item)
 
 
 def build_config(task: str, preset: str | None = None, config_file: str | Path | None = None,
                  options: dict | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
     """Merge defaults, a preset, a YAML/JSON file, options and ``key=value`` overrides."""
     values: dict = {}
+    loaded = None
     if preset:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset '{preset}'; available: {', '.join(PRESETS)}")
@@ -180,6 +197,12 @@ def build_config(task: str, preset: str | None = None, config_file: str | Path |
                 raise ConfigError(f"override '{item}' is not of the form key=value")
             key, value = item.split("=", 1)
             values[key.strip()] = value
+    if values.get("method") == "lora-rl":  # the paper's RL ablation: REINFORCE driving LoRA
+        values.update(method="lora", objective="rl")
+    if values.get("method", "svf") != "svf":
+        explicit = {**(options or {}), **_override_dict(overrides)}
+        values.update({k: v for k, v in PEFT_DEFAULTS.items() if explicit.get(k) is None
+                       and not (config_file and k in (loaded or {}))})
     values.setdefault("task", task)
     if task:
         values["task"] = task

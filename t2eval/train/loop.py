@@ -7,6 +7,7 @@ Run folder layout::
     metrics.jsonl      one {"type": "step", ...} line per update, {"type": "eval", ...} per validation
     checkpoint.pt      latest checkpoint (atomic; resumable with --resume)
     expert.safetensors the best expert by validation accuracy (the last z without validation)
+                       (PEFT methods: adapter/, a PEFT adapter folder)
     summary.json       base / best validation accuracy, best step, status
 """
 
@@ -16,7 +17,6 @@ import copy
 import json
 import math
 import random
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
 
-from ..svf import Expert, SVFAdapter, decompose, save_expert
+from ..svf import Expert, decompose
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
 from .objective import micro_loss, response_log_softmax
+from .policy import PeftAdapter, make_policy, save_artifact
 from .rollout import generate, teacher_forced
 
 TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
@@ -42,7 +42,7 @@ class ResumeError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    expert: Expert
+    expert: Expert | PeftAdapter
     run_dir: Path
     status: str                  # finished | early_stopped | interrupted
     steps_done: int
@@ -119,15 +119,8 @@ class Trainer:
         self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
         if cfg.objective == "sft" and self.task.reference is None:
             raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
-        self.dec = decomposition or decompose(model, cfg.targets, progress=progress)
-        self.adapter = SVFAdapter(model, self.dec)
-        device = self.dec.factors[self.dec.names[0]].S.device
-        init = cfg.initial_multiplier()
-        raw = init if cfg.param == "raw" else math.log(init / (1 - init))
-        self.z = {name: nn.Parameter(torch.full_like(f.S, raw, device=device))
-                  for name, f in self.dec.factors.items()}
-        self.transform = torch.sigmoid if cfg.param == "sigmoid" else None
-        self.params = list(self.z.values())
+        self.policy = make_policy(model, cfg, decomposition, progress)
+        self.params = self.policy.params
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas),
                                      weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: cosine_factor(s, cfg))
@@ -139,13 +132,9 @@ class Trainer:
         self._prepare_run_dir(resume)
 
     # ------------------------------------------------------------------ state
-    def z_effective(self) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            return {n: (self.transform(p) if self.transform else p).detach().clone() for n, p in self.z.items()}
-
     def state_dict(self) -> dict:
         return copy.deepcopy({
-            "step": self.step, "z": {n: p.detach() for n, p in self.z.items()},
+            "step": self.step, "params": self.policy.raw_state(),
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
             "rng": rng_state(), "order": self.order.state_dict(), "metric_lines": self.metric_lines,
             "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
@@ -153,9 +142,7 @@ class Trainer:
             "status": self.status, "config": self.cfg.digest_fields()})
 
     def load_state_dict(self, state: dict) -> None:
-        with torch.no_grad():
-            for name, p in self.z.items():
-                p.copy_(state["z"][name])
+        self.policy.load_raw_state(state["params"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.order.load_state_dict(state["order"])
@@ -203,32 +190,26 @@ class Trainer:
             print(f"[t2eval train] {msg}", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------------ validation
-    def validate(self, z: dict[str, torch.Tensor] | None) -> float:
-        """Greedy accuracy on the validation documents with ``z`` installed (None: base)."""
+    def validate(self) -> float:
+        """Greedy accuracy on the validation documents with the current weights."""
         docs, correct = self.val_docs, 0.0
         if not docs:
             return float("nan")
-        self.adapter.remove()
-        if z is not None:
-            self.adapter.apply_z(z, self.cfg.rescale)
-        try:
+        with self.policy.adapted():
             for i in range(0, len(docs), self.cfg.eval_batch):
                 chunk = docs[i:i + self.cfg.eval_batch]
                 out = generate(self.model, self.tokenizer, [self.task.render(d, self.tokenizer) for d in chunk],
                                self.max_new, self.task.stop, do_sample=False)
                 correct += sum(self.task.score(out.texts, chunk))
-        finally:
-            self.adapter.remove()
         return correct / len(docs)
 
     def _evaluate(self, step: int) -> None:
-        z = self.z_effective()
-        acc = self.validate(z)
+        acc = self.validate()
         if step == 0:
             self.base_val = acc
         improved = self.best_val is None or acc > self.best_val
         if improved:
-            self.best_val, self.best_step, self.best_z, self.since_best = acc, step, z, 0
+            self.best_val, self.best_step, self.best_z, self.since_best = acc, step, self.policy.snapshot(), 0
         else:
             self.since_best += 1
         record = {"type": "eval", "step": step, "val_acc": acc, "best_val": self.best_val,
@@ -246,13 +227,9 @@ class Trainer:
         device = self.params[0].device
         stats = {"batch": len(docs)}
         if cfg.objective == "rl":
-            z = self.z_effective()
-            self.adapter.apply_z(z, cfg.rescale)
-            try:
+            with self.policy.adapted():
                 batches = [generate(self.model, tok, prompts[c], self.max_new, task.stop, do_sample=True,
                                     temperature=cfg.temperature) for c in chunks]
-            finally:
-                self.adapter.remove()
             texts = [t for b in batches for t in b.texts]
             scores = task.score(texts, docs)
             rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],
@@ -270,10 +247,10 @@ class Trainer:
         for c, batch in zip(chunks, batches):
             base = None
             if need_base:
-                with torch.no_grad():
+                with torch.no_grad(), self.policy.base():
                     base = response_log_softmax(self.model, batch.input_ids, batch.attention_mask,
                                                 batch.response_mask, cfg.temperature)[0]
-            with self.adapter.trainable(self.z, cfg.rescale, self.transform):
+            with self.policy.trainable():
                 loss, st = micro_loss(self.model, batch, None if advantages is None else advantages[c], base,
                                       kl_coef=cfg.kl, num_seqs=len(docs), num_tokens=num_tokens,
                                       logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective)
@@ -286,17 +263,22 @@ class Trainer:
         self.opt.step()
         self.sched.step()
         self.opt.zero_grad(set_to_none=True)
-        z = torch.cat([v.flatten() for v in self.z_effective().values()])
         sec = time.perf_counter() - start
         stats.update(nll=totals["nll_sum"] / max(1, num_tokens), tokens=num_tokens, lr=lr, grad_norm=grad_norm,
-                     z_mean=float(z.mean()), z_min=float(z.min()), z_max=float(z.max()),
-                     sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
+                     **self.policy.stats(), sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
         if need_base:
             stats["kl"] = totals["kl_sum"] / max(1, num_tokens)
         return stats
 
     # ------------------------------------------------------------------ the run
     def run(self) -> TrainResult:
+        """Train to the end (or early stop / Ctrl-C); the model is left as it was given."""
+        try:
+            return self._run()
+        finally:
+            self.policy.close()
+
+    def _run(self) -> TrainResult:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
@@ -342,29 +324,32 @@ class Trainer:
             self.status = "interrupted"
             return self._finish(save=False)
         finally:
-            self.adapter.remove()
-        bar.close()
+            bar.close()
         return self._finish(save=True)
 
-    def expert(self) -> Expert:
-        z = self.best_z if self.best_z is not None else self.z_effective()
+    @property
+    def artifact_path(self) -> Path:
+        return self.run_dir / ("expert.safetensors" if self.cfg.method == "svf" else "adapter")
+
+    def expert(self) -> Expert | PeftAdapter:
+        """The best weights by validation (the last ones without validation), as an artifact."""
+        snapshot = self.best_z if self.best_z is not None else self.policy.snapshot()
         label = self.cfg.label or self.task.label
-        provenance = {"kind": "trained", "task": self.task.name, "objective": self.cfg.objective,
-                      "kl": self.cfg.kl, "seed": self.cfg.seed, "steps_done": self.step,
-                      "best_step": self.best_step, "base_val": self.base_val, "best_val": self.best_val,
-                      "param": self.cfg.param, "lr": self.cfg.lr, "batch_size": self.cfg.batch_size}
-        return Expert({n: v.detach().float().cpu() for n, v in z.items()}, self.cfg.model,
-                      self.dec.base_fingerprint, self.cfg.targets, self.cfg.rescale,
-                      name=self.cfg.name or label, label=label, provenance=provenance)
+        provenance = {"kind": "trained", "task": self.task.name, "method": self.cfg.method,
+                      "objective": self.cfg.objective, "kl": self.cfg.kl, "seed": self.cfg.seed,
+                      "steps_done": self.step, "best_step": self.best_step, "base_val": self.base_val,
+                      "best_val": self.best_val, "val_docs": len(self.val_docs), "param": self.cfg.param,
+                      "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "targets": self.cfg.targets}
+        return self.policy.export(snapshot, self.cfg.name or label, label, provenance)
 
     def _finish(self, save: bool) -> TrainResult:
         expert = self.expert()
         if save:
-            save_expert(expert, self.run_dir / "expert.safetensors")
+            save_artifact(expert, self.artifact_path)
             summary = {"task": self.task.name, "status": self.status, "steps_done": self.step,
                        "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
                        "val_docs": len(self.val_docs), "train_docs": len(self.train_docs),
-                       "kl": self.cfg.kl, "expert": str(self.run_dir / "expert.safetensors")}
+                       "kl": self.cfg.kl, "method": self.cfg.method, "expert": str(self.artifact_path)}
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         return TrainResult(expert, self.run_dir, self.status, self.step, self.base_val, self.best_val,
                            self.best_step, list(self.history))
@@ -375,12 +360,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, **kwargs) -> TrainResult:
     return Trainer(cfg, run_dir, **kwargs).run()
 
 
-def train_sweep(cfg: TrainConfig, kls: list[float], run_dir: str | Path, output: str | Path | None = None,
+def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, output: str | Path | None = None,
                 resume: bool = False, progress: bool = True, model=None, tokenizer=None,
-                task: TrainTask | None = None) -> tuple[TrainResult, list[TrainResult]]:
-    """Train one expert per KL coefficient (sub-folders ``kl<value>``) and keep the best by
-    validation accuracy (ties: the earlier value in ``kls``). Writes ``sweep.json`` and copies
-    the chosen expert to ``output`` (and ``run_dir/expert.safetensors``)."""
+                task: TrainTask | None = None, key: str = "kl") -> tuple[TrainResult, list[TrainResult]]:
+    """Train one expert per value of setting ``key`` (``kl`` by default; ``lr`` for the PEFT
+    baselines' learning-rate sweep), in sub-folders ``<key><value>``, and keep the best by
+    validation accuracy (ties: the earlier value). Writes ``sweep.json`` and copies the chosen
+    artifact to ``output`` (and to ``run_dir/expert.safetensors``, or ``run_dir/adapter``)."""
     run_dir = Path(run_dir)
     task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)  # fails fast, before loading the model
     if model is None:
@@ -389,27 +375,28 @@ def train_sweep(cfg: TrainConfig, kls: list[float], run_dir: str | Path, output:
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
-    dec = decompose(model, cfg.targets, progress=progress)
+    dec = decompose(model, cfg.targets, progress=progress) if cfg.method == "svf" else None
     results = []
-    for kl in kls:
-        sub = run_dir / (f"kl{kl:g}" if len(kls) > 1 else "")
-        result = Trainer(replace(cfg, kl=float(kl)), sub, model=model, tokenizer=tokenizer, task=task,
+    for value in values:
+        sub = run_dir / (f"{key}{value:g}" if len(values) > 1 else "")
+        result = Trainer(replace(cfg, **{key: float(value)}), sub, model=model, tokenizer=tokenizer, task=task,
                          decomposition=dec, resume=resume, progress=progress).run()
         results.append(result)
         if result.status == "interrupted":
             return result, results
-    def key(r):
-        return -1.0 if r.best_val is None or r.best_val != r.best_val else r.best_val
-    best = max(results, key=key)  # max keeps the first of equals
-    targets = [run_dir / "expert.safetensors"] if len(kls) > 1 else []
+    scores = [-1.0 if r.best_val is None or r.best_val != r.best_val else r.best_val for r in results]
+    chosen = scores.index(max(scores))  # the first of equals
+    best = results[chosen]
+    targets = []
+    if len(values) > 1:
+        targets.append(run_dir / ("expert.safetensors" if cfg.method == "svf" else "adapter"))
+        (run_dir / "sweep.json").write_text(json.dumps(
+            {f"chosen_{key}": float(values[chosen]),
+             "runs": [{key: float(v), "status": r.status, "base_val": r.base_val, "best_val": r.best_val,
+                       "best_step": r.best_step, "run_dir": str(r.run_dir)} for v, r in zip(values, results)]},
+            indent=1) + "\n")
     if output:
         targets.append(Path(output))
     for path in targets:
-        save_expert(best.expert, path)
-    if len(kls) > 1:
-        (run_dir / "sweep.json").write_text(json.dumps(
-            {"chosen_kl": float(best.run_dir.name[2:]),
-             "runs": [{"kl": float(r.run_dir.name[2:]), "status": r.status, "base_val": r.base_val,
-                       "best_val": r.best_val, "best_step": r.best_step, "run_dir": str(r.run_dir)}
-                      for r in results]}, indent=1) + "\n")
+        save_artifact(best.expert, path)
     return best, results

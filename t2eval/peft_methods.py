@@ -1,0 +1,58 @@
+"""The PEFT baselines (LoRA, DoRA, IA3): one place that builds their configs.
+
+Used by the trainer (``--method lora|dora|ia3``), ``t2eval baseline`` and the parameter
+counts, so a reported #params is the count of exactly the adapter that was trained.
+
+Defaults follow the paper's LoRA recipe (Appendix A.2): query and value projections, rank 16;
+alpha 32 and no dropout (the forward passes run in eval mode, so training is deterministic).
+DoRA is ``LoraConfig(use_dora=True)``; IA3 uses PEFT's own defaults for Llama-style models
+(keys, values and the MLP's down projection, which is a feed-forward module).
+"""
+
+from __future__ import annotations
+
+METHODS = ("lora", "dora", "ia3")
+
+DEFAULT_MODULES = {"lora": ("q_proj", "v_proj"), "dora": ("q_proj", "v_proj"),
+                   "ia3": ("k_proj", "v_proj", "down_proj")}
+FEEDFORWARD = ("down_proj", "mlp.c_proj", "fc2", "w2")
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        import difflib
+
+        close = difflib.get_close_matches(method, METHODS, n=1)
+        hint = f" — did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"unknown PEFT method '{method}'{hint} available: {', '.join(METHODS)}")
+    return method
+
+
+def parse_modules(modules: str | list[str] | tuple[str, ...] | None, method: str) -> list[str]:
+    """``"q_proj,v_proj"`` (or a list, or None for the method's defaults) as a list."""
+    if not modules:
+        return list(DEFAULT_MODULES[check_method(method)])
+    if isinstance(modules, str):
+        modules = modules.split(",")
+    return [m.strip() for m in modules if m.strip()]
+
+
+def peft_config(method: str, modules=None, rank: int = 16, alpha: int = 32, dropout: float = 0.0):
+    """The PEFT config of ``method`` on ``modules`` (task type causal LM)."""
+    from peft import IA3Config, LoraConfig
+
+    targets = parse_modules(modules, method)
+    if check_method(method) == "ia3":
+        feedforward = [m for m in targets if m.endswith(FEEDFORWARD)]
+        return IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=feedforward)
+    return LoraConfig(task_type="CAUSAL_LM", r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                      target_modules=targets, use_dora=method == "dora")
+
+
+def describe(config) -> dict:
+    """What identifies an adapter config in reports: method, modules, rank."""
+    peft_type = str(getattr(config, "peft_type", "")).split(".")[-1].lower()
+    method = "dora" if getattr(config, "use_dora", False) else peft_type
+    modules = getattr(config, "target_modules", None) or []
+    return {"method": method, "modules": sorted(modules) if not isinstance(modules, str) else [modules],
+            "rank": getattr(config, "r", None)}

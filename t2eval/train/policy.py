@@ -1,0 +1,191 @@
+"""What the trainer optimises: SVF's z vectors, or a PEFT adapter (the paper's baselines).
+
+The training loop only talks to a policy through this small interface:
+
+* ``params``: the trainable tensors (optimiser, gradient clipping);
+* ``adapted()``: a context in which the model runs with the current trained weights
+  (rollouts, validation; no gradient);
+* ``base()``: a context in which the model is the base model (the KL reference);
+* ``trainable()``: a context in which a forward pass is differentiable w.r.t. ``params``;
+* ``snapshot()`` / ``load_snapshot()``: the trained values (checkpoints, best-by-validation);
+* ``export(snapshot, ...)``: the artifact written at the end (an expert file for SVF, a PEFT
+  adapter folder that ``lm_eval --model hf --model_args peft=DIR`` loads, for LoRA/DoRA/IA3);
+* ``close()``: leave the model as it was given.
+
+Outside ``adapted()`` / ``trainable()`` the model is always the base model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..svf import Expert, SVFAdapter, decompose, save_expert
+
+
+class SVFPolicy:
+    """z vectors, one per targeted matrix: W' = U diag(S z) Vh (see :mod:`t2eval.svf`)."""
+
+    method = "svf"
+
+    def __init__(self, model, cfg, decomposition=None, progress: bool = True):
+        self.cfg = cfg
+        self.dec = decomposition or decompose(model, cfg.targets, progress=progress)
+        self.adapter = SVFAdapter(model, self.dec)
+        init = cfg.initial_multiplier()
+        raw = init if cfg.param == "raw" else math.log(init / (1 - init))
+        self.z = {name: nn.Parameter(torch.full_like(f.S, raw)) for name, f in self.dec.factors.items()}
+        self.transform = torch.sigmoid if cfg.param == "sigmoid" else None
+        self.params = list(self.z.values())
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        """The effective multipliers z (after the sigmoid, when used)."""
+        with torch.no_grad():
+            return {n: (self.transform(p) if self.transform else p).detach().clone() for n, p in self.z.items()}
+
+    def raw_state(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.z.items()}
+
+    def load_raw_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for name, p in self.z.items():
+                p.copy_(state[name])
+
+    @contextmanager
+    def adapted(self):
+        self.adapter.remove()
+        self.adapter.apply_z(self.snapshot(), self.cfg.rescale)
+        try:
+            yield
+        finally:
+            self.adapter.remove()
+
+    def base(self):
+        return nullcontext()
+
+    def trainable(self):
+        return self.adapter.trainable(self.z, self.cfg.rescale, self.transform)
+
+    def stats(self) -> dict:
+        z = torch.cat([v.flatten() for v in self.snapshot().values()])
+        return {"z_mean": float(z.mean()), "z_min": float(z.min()), "z_max": float(z.max())}
+
+    def export(self, snapshot, name: str, label: str, provenance: dict) -> Expert:
+        return Expert({n: v.detach().float().cpu() for n, v in snapshot.items()}, self.cfg.model,
+                      self.dec.base_fingerprint, self.cfg.targets, self.cfg.rescale,
+                      name=name, label=label, provenance=provenance)
+
+    def close(self) -> None:
+        self.adapter.remove()
+
+
+@dataclass
+class PeftAdapter:
+    """A trained PEFT adapter, detached from the model: PEFT's config and state dict, plus
+    t2eval's provenance (written as ``t2eval.json`` beside PEFT's own files)."""
+
+    config: object
+    state: dict[str, torch.Tensor]
+    name: str
+    label: str
+    provenance: dict = field(default_factory=dict)
+
+
+class PeftPolicy:
+    """A LoRA / DoRA / IA3 adapter injected with PEFT (``cfg.method``)."""
+
+    def __init__(self, model, cfg):
+        from peft import get_peft_model
+
+        from ..peft_methods import peft_config
+
+        self.cfg, self.method = cfg, cfg.method
+        self.config = peft_config(cfg.method, cfg.peft_modules, rank=cfg.rank, alpha=cfg.lora_alpha)
+        torch.manual_seed(cfg.seed)  # LoRA's A matrices are initialised randomly
+        self.peft = get_peft_model(model, self.config)
+        self.named = {n: p for n, p in self.peft.named_parameters() if p.requires_grad}
+        self.params = list(self.named.values())
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.named.items()}
+
+    raw_state = snapshot
+
+    def load_raw_state(self, state: dict[str, torch.Tensor]) -> None:
+        with torch.no_grad():
+            for name, p in self.named.items():
+                p.copy_(state[name])
+
+    def adapted(self):
+        return nullcontext()
+
+    def base(self):
+        return self.peft.disable_adapter()
+
+    def trainable(self):
+        return nullcontext()
+
+    def stats(self) -> dict:
+        return {"param_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in self.params)))}
+
+    def export(self, snapshot, name: str, label: str, provenance: dict) -> PeftAdapter:
+        from peft import get_peft_model_state_dict
+
+        current = self.snapshot()
+        self.load_raw_state(snapshot)
+        try:
+            state = {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(self.peft).items()}
+        finally:
+            self.load_raw_state(current)
+        config = copy.deepcopy(self.peft.peft_config["default"])
+        config.base_model_name_or_path = _model_path(self.cfg.model)
+        return PeftAdapter(config, state, name, label, provenance)
+
+    def close(self) -> None:
+        self.peft.unload()  # removes the injected layers, leaves the base weights untouched
+
+
+def _model_path(name: str) -> str:
+    from ..models import EMBEDDED, resolve_model_path
+
+    return str(resolve_model_path(name)) if name in EMBEDDED else name
+
+
+def make_policy(model, cfg, decomposition=None, progress: bool = True):
+    if cfg.method == "svf":
+        return SVFPolicy(model, cfg, decomposition, progress)
+    return PeftPolicy(model, cfg)
+
+
+def save_artifact(artifact, path: str | Path) -> Path:
+    """Write an expert file (SVF) or a PEFT adapter folder (atomically: temp folder, rename)."""
+    path = Path(path)
+    if isinstance(artifact, Expert):
+        save_expert(artifact, path)
+        return path
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        artifact.config.save_pretrained(tmp)
+        save_file({k: v.contiguous() for k, v in artifact.state.items()}, tmp / "adapter_model.safetensors")
+        meta = {"name": artifact.name, "label": artifact.label, **artifact.provenance}
+        (tmp / "t2eval.json").write_text(json.dumps(meta, indent=1) + "\n")
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
