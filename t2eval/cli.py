@@ -17,6 +17,8 @@ _COMMANDS = {
     "sandbox": "t2eval.sandbox.cli:sandbox",
     "train": "t2eval.commands.train:train",
     "baseline": "t2eval.commands.baseline:baseline",
+    "report": "t2eval.commands.report:report",
+    "check": "t2eval.commands.check:check",
 }
 
 

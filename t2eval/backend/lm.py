@@ -44,13 +44,15 @@ class T2LM(HFLM):
       shots (10), population (8), generations (4), elite_ratio (0.25), init_std (0.3),
       alpha = expert | layer (one alpha per expert, or per expert per layer),
       normalize = true | false (alpha sums to 1), seed (0), fewshot_dir (where mixes are saved)
+    allow_foreign  true: use experts trained on another base model of the same shapes
+                (cross-model transfer, the paper's Table 5); default false refuses them
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
                  strategy: str | None = None, adapt: str = "sample", shots: int = 10, population: int = 8,
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
-                 fewshot_dir: str | None = None, **kwargs):
+                 fewshot_dir: str | None = None, allow_foreign: bool = False, **kwargs):
         _check_choice("adapt", adapt, ("sample", "task"))  # before the (slow) model load
         _check_choice("alpha", alpha, ("expert", "layer"))
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
@@ -63,6 +65,7 @@ class T2LM(HFLM):
         self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
         self.strategy = strategy or ("prompt" if self.library.by_label else "none")
         self._check_strategy()
+        self.allow_foreign = str(allow_foreign).lower() == "true"
         self.adapter = self._make_adapter()
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
@@ -92,7 +95,7 @@ class T2LM(HFLM):
         if self.strategy == "none":
             return None
         dec = decompose(self.model, self.library.targets or "mlp")
-        return SVFAdapter(self.model, dec)
+        return SVFAdapter(self.model, dec, allow_foreign=self.allow_foreign)
 
     def _expert_for(self, key: str):
         if key == BASE:
@@ -204,7 +207,8 @@ class T2LM(HFLM):
         finally:
             self.adapter.remove()
         mix = mix_experts(experts, found.alpha, name=f"fewshot-{task}")
-        mix.provenance.update(task=task, shots=len(shots.docs), split=shots.split, seed=self.seed,
+        mix.provenance.update(task=task, experts=[e.name for e in experts], shots=len(shots.docs),
+                              split=shots.split, seed=self.seed,
                               score=found.score, tiebreak=found.tiebreak, cem=vars(self.cem_config),
                               chat_template=chat, history=found.history)
         return mix
@@ -281,20 +285,28 @@ class T2LM(HFLM):
             "base_model": self.base_name,
             "strategy": self.strategy,
             "experts_folder": str(self.library.folder) if self.library.folder else None,
-            "experts": {name: {"label": e.label, "fingerprint": e.fingerprint, "targets": e.targets}
-                        for name, e in self.library.experts.items()},
+            "experts": {name: _expert_info(e) for name, e in self.library.experts.items()},
             "adapt": self.adapt,
             "pass1_labels": {task: dict(c) for task, c in self.pass1_labels.items()},
             "pass1_decisions": self.pass1_decisions,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "expert_installs": self.swaps,
             "config_fingerprint": self.config_fingerprint(),
-            "fewshot": {task: {"alpha": m.provenance["alpha"], "fingerprint": m.fingerprint,
+            "fewshot": {task: {"alpha": m.provenance["alpha"], "experts": m.provenance.get("experts"),
+                               "fingerprint": m.fingerprint,
                                "shots": m.provenance.get("shots"), "split": m.provenance.get("split"),
                                "score": m.provenance.get("score")}
                         for task, m in self.fewshot.items()},
         }
         return info
+
+
+def _expert_info(expert) -> dict:
+    """What a results file records of an expert: enough to say which weights answered."""
+    prov = expert.provenance or {}
+    return {"label": expert.label, "fingerprint": expert.fingerprint, "targets": expert.targets,
+            "base_model": expert.base_model, "params": expert.num_params, "kind": prov.get("kind"),
+            "objective": prov.get("objective"), "trained_on": prov.get("task"), "kl": prov.get("kl")}
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

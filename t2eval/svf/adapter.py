@@ -23,9 +23,10 @@ from .mixing import MergedBank
 class SVFAdapter:
     """Apply / remove SVF experts on ``model`` whose targets ``decomposition`` describes."""
 
-    def __init__(self, model: nn.Module, decomposition):
+    def __init__(self, model: nn.Module, decomposition, allow_foreign: bool = False):
         self.model = model
         self.decomposition = decomposition
+        self.allow_foreign = allow_foreign  # accept experts of another base model (cross-model transfer)
         self.modules = {name: model.get_submodule(name) for name in decomposition.names}
         self._originals = {name: m.weight.data for name, m in self.modules.items()}
         self.active: str | None = None  # description of what is installed; None = base
@@ -38,13 +39,14 @@ class SVFAdapter:
     def merged_bank(self, experts: list[Expert]) -> MergedBank:
         """Pre-merge ``experts`` for fast mixing with ``apply_mix``."""
         for expert in experts:
-            check_compatible(expert, self.decomposition)
+            check_compatible(expert, self.decomposition, self.allow_foreign)
         return MergedBank(self.decomposition, experts, self._originals)
 
     # ---------------------------------------------------------------- install / remove
-    def apply(self, expert: Expert, allow_foreign: bool = False) -> None:
+    def apply(self, expert: Expert, allow_foreign: bool | None = None) -> None:
         """Install ``expert`` (replacing whatever expert is installed)."""
-        check_compatible(expert, self.decomposition, allow_foreign)
+        check_compatible(expert, self.decomposition,
+                         self.allow_foreign if allow_foreign is None else allow_foreign)
         self.apply_z(expert.z, expert.rescale, label=expert.name or expert.source)
 
     def apply_z(self, z: Mapping[str, torch.Tensor], rescale: bool, label: str = "z") -> None:
@@ -74,7 +76,7 @@ class SVFAdapter:
         self.modules[name].weight.data = weight.to(original.dtype)
 
     @contextmanager
-    def applied(self, expert: Expert | None, allow_foreign: bool = False):
+    def applied(self, expert: Expert | None, allow_foreign: bool | None = None):
         """Install ``expert`` (None = base weights) for the ``with`` block, then put back
         exactly what was installed before, even if the block raises."""
         saved = {name: m.weight.data for name, m in self.modules.items()}

@@ -1,0 +1,150 @@
+"""Read lm-eval results files and t2eval training runs into flat, traceable records.
+
+Every number a report prints comes from one :class:`Score` (or :class:`TrainingRun`), and
+each keeps the file it was read from. The method of a results file is read from what the
+file itself says (``config.model``, ``model_args``, and the ``t2`` provenance block), never
+from its folder name:
+
+=================================  ==========================================================
+method key                          results written by
+=================================  ==========================================================
+``base``                            ``--model t2`` with ``strategy=none``, or ``--model hf``
+``svf:<objective>:<targets>``       ``--model t2`` with ``strategy=<expert>`` (own model)
+``svf-transfer[-shuffled]``         the same with an expert trained on another base model
+``prompt`` / ``cls`` / ``uniform``  ``--model t2`` with that strategy
+``fewshot:<k>``                     ``--model t2`` with ``strategy=fewshot`` and k shots
+``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
+=================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SKIP_KEYS = ("alias", "name", "sample_len", "sample_count")
+
+
+@dataclass
+class Score:
+    task: str
+    metric: str
+    value: float
+    n: int                      # documents behind the number
+    method: str                 # see the module docstring
+    source: Path
+    date: float = 0.0
+    info: dict = field(default_factory=dict)  # model name, strategy, provenance bits
+
+
+@dataclass
+class TrainingRun:
+    folder: Path
+    config: dict
+    summary: dict
+    evals: list[dict]
+
+
+def _model_args(config: dict) -> dict:
+    args = config.get("model_args") or {}
+    if isinstance(args, str):  # older lm-eval: "k=v,k=v"
+        args = dict(item.split("=", 1) for item in args.split(",") if "=" in item)
+    return args
+
+
+def peft_method(folder: str | Path) -> str:
+    """``<method>:<objective>:<modules>`` of a PEFT adapter folder (t2eval.json + PEFT config)."""
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return f"peft:?:{folder.name}"
+    meta = {}
+    if (folder / "t2eval.json").is_file():
+        meta = json.loads((folder / "t2eval.json").read_text())
+    kind = "dora" if config.get("use_dora") else str(config.get("peft_type", "peft")).lower()
+    modules = ",".join(sorted(config.get("target_modules") or []))
+    return f"{kind}:{meta.get('objective', 'sft')}:{modules}"
+
+
+def method_of(config: dict) -> str:
+    """The method key of one lm-eval results file's ``config`` block."""
+    args = _model_args(config)
+    if config.get("model") != "t2":
+        return peft_method(args["peft"]) if args.get("peft") else "base"
+    t2 = config.get("t2") or {}
+    strategy = t2.get("strategy", args.get("strategy", "none"))
+    if strategy == "none":
+        return "base"
+    if strategy in ("prompt", "cls", "uniform"):
+        return strategy
+    if strategy == "fewshot":
+        shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
+        return f"fewshot:{max(s for s in shots if s is not None)}" if shots - {None} else "fewshot:?"
+    expert = (t2.get("experts") or {}).get(strategy, {})
+    if expert.get("kind") == "shuffled":
+        return "svf-transfer-shuffled"
+    if expert.get("base_model") and expert["base_model"] != t2.get("base_model"):
+        return "svf-transfer"
+    return f"svf:{expert.get('objective') or 'rl'}:{expert.get('targets', '?')}"
+
+
+def primary_metric(result: dict, higher: dict | None) -> str | None:
+    """The task's first metric (its YAML order, as lm-eval keeps it in higher_is_better)."""
+    keys = [k for k in result if "," in k and "_stderr" not in k and k.split(",")[0] not in SKIP_KEYS]
+    order = list(higher or {})
+    for name in order:
+        for key in keys:
+            if key.split(",")[0] == name:
+                return key
+    return keys[0] if keys else None
+
+
+def read_results(path: Path) -> list[Score]:
+    """One :class:`Score` per task of an lm-eval ``results_*.json`` (groups skipped)."""
+    data = json.loads(path.read_text())
+    config = data.get("config") or {}
+    method = method_of(config)
+    info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
+            "limit": config.get("limit")}
+    scores = []
+    for task, result in (data.get("results") or {}).items():
+        if task in (data.get("groups") or {}) or task in (data.get("group_subtasks") or {}):
+            continue
+        metric = primary_metric(result, (data.get("higher_is_better") or {}).get(task))
+        if metric is None or not isinstance(result.get(metric), (int, float)):
+            continue
+        n = (data.get("n-samples") or {}).get(task, {}).get("effective") or result.get("sample_len") or 0
+        scores.append(Score(task, metric.split(",")[0], float(result[metric]), int(n), method, path,
+                            float(data.get("date") or 0.0), info))
+    return scores
+
+
+def read_training_run(folder: Path) -> TrainingRun | None:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        summary = json.loads((folder / "summary.json").read_text())
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    return TrainingRun(folder, config, summary, [r for r in rows if r.get("type") == "eval"])
+
+
+def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], list[Path]]:
+    """Scores, training runs and dispatch sample files found under ``paths`` (files or folders)."""
+    scores, runs, samples = [], [], []
+    for root in map(Path, paths):
+        if not root.exists():
+            raise FileNotFoundError(f"--results {root}: no such file or folder")
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in files:
+            if path.name.startswith("results_") and path.suffix == ".json":
+                scores.extend(read_results(path))
+            elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
+                samples.append(path)
+            elif path.name == "summary.json":
+                run = read_training_run(path.parent)
+                if run:
+                    runs.append(run)
+    return scores, runs, samples

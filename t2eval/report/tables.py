@@ -1,0 +1,191 @@
+"""The paper's tables as markdown, built from :class:`~t2eval.report.runs.Score` records.
+
+A cell is ``score (score ÷ base) n=N [k]``: the score ×100 as in the paper, the normalised
+score against the base model on the same task (on the same number of documents when such a
+base run exists; a † marks a base measured on a different count), the documents behind the
+number, and ``[k]``, the source file listed under the table. A cell without a run is "—".
+When several runs match a cell, the one on the most documents wins, then the newest
+("best" rows, such as Table 2's LoRA, take the highest score instead, as the paper does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .runs import Score
+
+SEEN = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")
+UNSEEN = ("math", "humaneval_t2", "arc_challenge_t2")
+LORA_QV = "lora:sft:q_proj,v_proj"
+
+
+@dataclass
+class Row:
+    label: str
+    match: Callable[[str], bool]
+    pick: str = "latest"                 # latest | best
+    params: tuple | None = None          # ("svf", targets) | (peft method, modules)
+
+
+@dataclass
+class TableSpec:
+    key: str
+    title: str
+    tasks: tuple
+    rows: list[Row]
+    note: str = ""
+
+
+def is_(key: str) -> Callable[[str], bool]:
+    return lambda method: method == key
+
+
+def starts(prefix: str) -> Callable[[str], bool]:
+    return lambda method: method.startswith(prefix)
+
+
+BASE = Row("Base model", is_("base"))
+
+SPECS = [
+    TableSpec("1", "Table 1 — SVF vs LoRA on the training tasks (seen)", SEEN, [
+        BASE, Row("+ LoRA (next-token, q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
+        Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp"))]),
+    TableSpec("2", "Table 2 — self-adaptation on unseen tasks", UNSEEN, [
+        BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
+        Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
+        Row("+ T² few-shot", starts("fewshot:"))]),
+    TableSpec("4", "Table 4 — ablations (targets, objective, SVF vs LoRA under RL)", ("gsm8k_t2", "math"), [
+        BASE,
+        Row("SVF · policy gradient · MLP", is_("svf:rl:mlp"), params=("svf", "mlp")),
+        Row("SVF · policy gradient · attention", is_("svf:rl:attn"), params=("svf", "attn")),
+        Row("SVF · policy gradient · MLP + attention", is_("svf:rl:all"), params=("svf", "all")),
+        Row("SVF · next-token · attention", is_("svf:sft:attn"), params=("svf", "attn")),
+        Row("SVF · next-token · MLP", is_("svf:sft:mlp"), params=("svf", "mlp")),
+        Row("LoRA · policy gradient · attention (q,v)", is_("lora:rl:q_proj,v_proj"), params=("lora", "q_proj,v_proj")),
+        Row("LoRA · next-token · attention (q,v)", is_(LORA_QV), params=("lora", "q_proj,v_proj"))]),
+    TableSpec("5", "Table 5 — cross-model transfer (experts of another base model)", UNSEEN, [
+        BASE, Row("+ transferred SVF experts (ordered)", is_("svf-transfer")),
+        Row("+ transferred SVF experts (shuffled)", is_("svf-transfer-shuffled"))],
+        note="Needs a second model with the embedded model's shapes; none ships offline, so these rows "
+             "stay empty here (the transfer code path is tested on two tiny random models of equal "
+             "shapes: tests/test_report.py). Real users evaluate `strategy=<expert of model A>` on model B."),
+    TableSpec("7", "Table 7 — more PEFT baselines (IA3, DoRA) on the training tasks", SEEN, [
+        BASE, Row("+ IA3 (k,v,down)", starts("ia3:sft:"), params=("ia3", None)),
+        Row("+ DoRA (q,v r16)", starts("dora:sft:"), params=("dora", "q_proj,v_proj")),
+        Row("+ LoRA (q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
+        Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp"))]),
+    TableSpec("8", "Table 8 — few-shot adaptation vs number of shots", UNSEEN, [
+        BASE, *[Row(f"+ T² few-shot, {k} shots", is_(f"fewshot:{k}")) for k in (3, 5, 10, 20)]]),
+]
+
+
+@dataclass
+class Sources:
+    """Numbered source files of one table."""
+
+    paths: list = field(default_factory=list)
+
+    def ref(self, path) -> int:
+        if path not in self.paths:
+            self.paths.append(path)
+        return self.paths.index(path) + 1
+
+
+def choose(scores: list[Score], task: str, match: Callable[[str], bool], pick: str = "latest") -> Score | None:
+    found = [s for s in scores if s.task == task and match(s.method)]
+    if not found:
+        return None
+    key = (lambda s: (s.n, s.value, s.date)) if pick == "best" else (lambda s: (s.n, s.date))
+    return max(found, key=key)
+
+
+def base_for(scores: list[Score], cell: Score) -> Score | None:
+    bases = [s for s in scores if s.task == cell.task and s.method == "base"]
+    same = [s for s in bases if s.n == cell.n]
+    pool = same or bases
+    return max(pool, key=lambda s: (s.n, s.date)) if pool else None
+
+
+def format_cell(cell: Score | None, base: Score | None, sources: Sources) -> str:
+    if cell is None:
+        return "—"
+    text = f"{100 * cell.value:.2f}"
+    if base is not None and base.value > 0:
+        mark = "" if base.n == cell.n else "†"
+        text += f" ({cell.value / base.value:.2f}{mark})"
+    elif base is not None:
+        text += " (base 0)"
+    return f"{text} n={cell.n} [{sources.ref(cell.source)}]"
+
+
+def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tuple], int | None] | None,
+                 relative_to=None) -> str:
+    sources = Sources()
+    with_params = any(r.params for r in spec.rows) and param_count is not None
+    head = ["method", *(["#params"] if with_params else []), *spec.tasks]
+    lines = [f"### {spec.title}", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for row in spec.rows:
+        cells = []
+        for task in spec.tasks:
+            cell = choose(scores, task, row.match, row.pick)
+            cells.append(format_cell(cell, base_for(scores, cell) if cell else None, sources))
+        params = [_params_text(param_count, row.params)] if with_params else []
+        lines.append("| " + " | ".join([row.label, *params, *cells]) + " |")
+    if spec.note:
+        lines += ["", spec.note]
+    lines += ["", "Sources:" if sources.paths else "Sources: none (no matching runs yet)."]
+    lines += [f"[{i}] `{_rel(p, relative_to)}`" + ("  " if i < len(sources.paths) else "")
+              for i, p in enumerate(sources.paths, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def _params_text(param_count, params) -> str:
+    if not params:
+        return ""
+    count = param_count(params)
+    return "—" if count is None else f"{count / 1e6:.3f}M"
+
+
+def _rel(path, root) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve())) if root else str(path)
+    except ValueError:
+        return str(path)
+
+
+def timing_table(scores: list[Score], relative_to=None) -> str:
+    """Table 3: pass-1 vs pass-2 time of the prompt strategy, per results file."""
+    lines = ["### Table 3 — inference time of the prompt strategy (pass 1 vs pass 2)", "",
+             "| tasks (documents) | pass 1 (s) | pass 2 (s) | pass 1 as % of pass 2 | source |",
+             "|---|---:|---:|---:|---|"]
+    by_file: dict = {}
+    for s in scores:
+        if s.method == "prompt":
+            by_file.setdefault(s.source, []).append(s)
+    for path, group in sorted(by_file.items(), key=lambda kv: str(kv[0])):
+        seconds = group[0].info.get("t2", {}).get("seconds", {})
+        p1, p2 = seconds.get("pass1"), seconds.get("pass2")
+        if p1 is None or not p2:
+            continue
+        tasks = ", ".join(f"{s.task} ({s.n})" for s in group)
+        lines.append(f"| {tasks} | {p1:.1f} | {p2:.1f} | {100 * p1 / p2:.0f}% | `{_rel(path, relative_to)}` |")
+    if len(lines) == 4:
+        lines.append("| — | — | — | — | no `strategy=prompt` runs found |")
+    return "\n".join(lines) + "\n"
+
+
+def training_table(runs, relative_to=None) -> str:
+    """Validation accuracy of each training run (base at step 0 vs the kept expert)."""
+    lines = ["### Training runs (validation half of the training split)", "",
+             "| task | method | objective | targets | KL | steps | validation docs | base val | best val (step) | run |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for run in sorted(runs, key=lambda r: str(r.folder)):
+        c, s = run.config, run.summary
+        fmt = (lambda v: "—" if v is None else f"{v:.3f}")
+        lines.append(f"| {c.get('task')} | {c.get('method', 'svf')} | {c.get('objective')} | {c.get('targets')} | "
+                     f"{c.get('kl', 0):g} | {s.get('steps_done')} | {s.get('val_docs', '—')} | {fmt(s.get('base_val'))} | "
+                     f"{fmt(s.get('best_val'))} ({s.get('best_step')}) | `{_rel(run.folder, relative_to)}` |")
+    if len(lines) == 4:
+        lines.append("| — | | | | | | | | | no training runs found |")
+    return "\n".join(lines) + "\n"

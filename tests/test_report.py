@@ -1,0 +1,135 @@
+"""`t2eval report`: attribution of results files to methods, table cells, sources, figures;
+and the cross-model transfer path (Table 5) on two tiny random models of equal shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_tiny_llama
+from t2eval.report import build_report, collect
+from t2eval.report.runs import method_of
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores: dict, t2: dict | None = None):
+    """A results file with the fields lm-eval 0.4.13 writes that the report reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    metric = {"gsm8k_t2": "exact_match", "arc_easy_t2": "exact_match", "math": "exact_match",
+              "humaneval_t2": "pass_at_1", "mbpp_t2": "pass_at_1", "arc_challenge_t2": "exact_match"}
+    data = {"results": {t: {"alias": t, f"{metric[t]},none": v, f"{metric[t]}_stderr,none": 0.01}
+                        for t, (v, n) in scores.items()},
+            "higher_is_better": {t: {metric[t]: True} for t in scores},
+            "n-samples": {t: {"original": 1000, "effective": n} for t, (v, n) in scores.items()},
+            "config": {"model": model, "model_args": model_args, **({"t2": t2} if t2 else {})},
+            "date": float(stamp)}
+    path = folder / f"results_{stamp}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def t2_block(strategy, experts=None, **extra):
+    return {"base_model": "smollm2-135m-instruct", "strategy": strategy, "experts": experts or {}, **extra}
+
+
+MATH_EXPERT = {"math": {"label": "math", "targets": "mlp", "objective": "rl", "base_model": "smollm2-135m-instruct"}}
+
+
+def test_methods_are_read_from_the_results_files_themselves(tmp_path):
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps(
+        {"peft_type": "LORA", "target_modules": ["v_proj", "q_proj"], "use_dora": False}))
+    (adapter / "t2eval.json").write_text(json.dumps({"objective": "rl"}))
+    assert method_of({"model": "hf", "model_args": {"pretrained": "x"}}) == "base"
+    assert method_of({"model": "hf", "model_args": f"pretrained=x,peft={adapter}"}) == "lora:rl:q_proj,v_proj"
+    assert method_of({"model": "t2", "t2": t2_block("none")}) == "base"
+    assert method_of({"model": "t2", "t2": t2_block("math", MATH_EXPERT)}) == "svf:rl:mlp"
+    assert method_of({"model": "t2", "t2": t2_block("cls")}) == "cls"
+    assert method_of({"model": "t2", "t2": t2_block("fewshot", fewshot={"math": {"shots": 5, "alpha": [1]}})}) \
+        == "fewshot:5"
+    foreign = {"math": {**MATH_EXPERT["math"], "base_model": "other-model"}}
+    assert method_of({"model": "t2", "t2": t2_block("math", foreign)}) == "svf-transfer"
+    shuffled = {"math": {**MATH_EXPERT["math"], "kind": "shuffled"}}
+    assert method_of({"model": "t2", "t2": t2_block("math", shuffled)}) == "svf-transfer-shuffled"
+
+
+def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    base = write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (0.40, 20), "math": (0.10, 10)},
+                         t2_block("none"))
+    write_results(runs / "a", "2", "hf", {"pretrained": "x"}, {"gsm8k_t2": (0.30, 5)})   # fewer docs: not chosen
+    svf = write_results(runs / "b", "3", "t2", {"strategy": "math"}, {"gsm8k_t2": (0.50, 20)},
+                        t2_block("math", MATH_EXPERT))
+    write_results(runs / "c", "4", "t2", {"strategy": "prompt"}, {"math": (0.12, 10)},
+                  t2_block("prompt", seconds={"pass1": 3.0, "pass2": 12.0}))
+    write_results(runs / "d", "5", "t2", {"strategy": "fewshot"}, {"math": (0.2, 8)},
+                  t2_block("fewshot", fewshot={"math": {"shots": 3, "alpha": [0.2, 0.5, 0.3],
+                                                        "experts": ["code", "math", "reasoning"]}}))
+    text = build_report([runs], tmp_path / "out").read_text()
+    table1 = text.split("### Table 1")[1].split("###")[0]
+    assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.25) n=20 [2] | — | — |" in table1
+    assert "| Base model |  | 40.00 (1.00) n=20 [1] | — | — |" in table1
+    assert f"[1] `{base.relative_to(tmp_path)}`" in table1 and f"[2] `{svf.relative_to(tmp_path)}`" in table1
+    table2 = text.split("### Table 2")[1].split("###")[0]
+    assert "| + T² prompt | 12.00 (1.20) n=10 [2] | — | — |" in table2
+    assert "| + T² few-shot | 20.00 (2.00†) n=8 [3] | — | — |" in table2       # base on 10 docs, not 8
+    assert "| math (10) | 3.0 | 12.0 | 25% |" in text                           # Table 3
+    table8 = text.split("### Table 8")[1].split("###")[0]
+    assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=8 [2] |" in table8
+    assert "| + T² few-shot, 5 shots | — |" in table8
+    assert "0.922M" in text                                                      # LoRA q,v r16 on SmolLM2
+
+
+def test_report_on_the_committed_base_runs(tmp_path):
+    scores, _, samples = collect([REPO / "reports" / "runs" / "base"])
+    arc = [s for s in scores if s.task == "arc_easy_t2"]
+    assert arc and arc[0].method == "base" and arc[0].n == 100 and arc[0].value == pytest.approx(0.34)
+    assert samples, "the dispatch_t2 samples of the base run are committed"
+    text = build_report([REPO / "reports" / "runs" / "base"], tmp_path).read_text()
+    assert "34.00 (1.00) n=100" in text
+
+
+def test_dispatch_confusion_counts_logged_decisions(tmp_path):
+    from t2eval.report.figures import dispatch_counts
+
+    scores, _, samples = collect([REPO / "reports" / "runs" / "base"])
+    counts = dispatch_counts(samples, scores)
+    [(title, matrix)] = counts.items()
+    assert title == "base (dispatch_t2)" and sum(matrix.values()) == 150
+    assert matrix[("math", "math")] == 8      # reports/base_scores.md
+
+
+def test_missing_results_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        collect([tmp_path / "nope"])
+
+
+def test_cross_model_transfer_ordered_vs_shuffled_on_tiny_models():
+    """Table 5's code path: an expert of model A applied to model B (same shapes)."""
+    from t2eval.svf import ExpertError, SVFAdapter, decompose, ones_expert, shuffled
+
+    a, b = make_tiny_llama(seed=0), make_tiny_llama(seed=1)
+    dec_a, dec_b = decompose(a, "mlp", progress=False), decompose(b, "mlp", progress=False)
+    assert dec_a.base_fingerprint != dec_b.base_fingerprint
+    gen = torch.Generator().manual_seed(0)
+    ones = ones_expert(dec_a, "tiny-a", "mlp")
+    expert = ones.with_z({n: torch.linspace(0.2, 2.0, v.numel()) + 0.01 * torch.randn(v.numel(), generator=gen)
+                          for n, v in ones.z.items()}, name="math", label="math")
+    ids = torch.tensor([[3, 5, 7, 11, 13]])
+    with pytest.raises(ExpertError, match="allow_foreign"):
+        SVFAdapter(b, dec_b).apply(expert)
+    adapter = SVFAdapter(b, dec_b, allow_foreign=True)
+    with torch.no_grad():
+        base = b(ids).logits
+        with adapter.applied(expert):
+            ordered = b(ids).logits
+        with adapter.applied(shuffled(expert, seed=1)):
+            mixed = b(ids).logits
+    assert not torch.allclose(base, ordered) and not torch.allclose(ordered, mixed)
+    assert torch.equal(base, b(ids).logits)   # removed again, bit for bit
