@@ -36,7 +36,8 @@ class T2LM(HFLM):
 
     pretrained  model alias / hub id / folder (default: the embedded SmolLM2-135M-Instruct)
     experts     folder of expert files (default: experts/<model-slug>/ when present)
-    strategy    none | prompt | cls | fewshot | uniform | <expert name>
+    strategy    none | prompt | cls | fewshot | uniform | <expert name> | expert:<name>
+                (expert:<name> forces the fixed expert, e.g. expert:cls for the cls expert itself)
                 (default: prompt when experts exist, else none)
     adapt       sample (default: pass 1 per document) | task (prompt/cls: the majority
                 pass-1 label of a task's documents answers the whole task)
@@ -80,6 +81,9 @@ class T2LM(HFLM):
 
     # ------------------------------------------------------------------ setup
     def _check_strategy(self) -> None:
+        if self.strategy.startswith("expert:"):
+            self.library.get(self.strategy.split(":", 1)[1])  # raises "unknown expert ... did you mean"
+            return
         if self.strategy in ("none",) or self.strategy in self.library.experts:
             return
         if self.strategy not in STRATEGIES:
@@ -120,7 +124,7 @@ class T2LM(HFLM):
         elif self.strategy == "fewshot":
             keys = [f"fewshot:{task}" for task, _ in docs]
         else:
-            key = BASE if self.strategy == "none" else self.strategy
+            key = BASE if self.strategy == "none" else self.strategy.removeprefix("expert:")
             keys = [key] * len(docs)
         by_doc = dict(zip(docs, keys))
         return [by_doc[(req.task_name, req.doc_id)] for req in requests]

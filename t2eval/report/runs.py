@@ -82,7 +82,7 @@ def method_of(config: dict) -> str:
     if strategy == "fewshot":
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
         return f"fewshot:{max(s for s in shots if s is not None)}" if shots - {None} else "fewshot:?"
-    expert = (t2.get("experts") or {}).get(strategy, {})
+    expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})
     if expert.get("kind") == "shuffled":
         return "svf-transfer-shuffled"
     if expert.get("base_model") and expert["base_model"] != t2.get("base_model"):

@@ -1,0 +1,232 @@
+"""The expert-quality gate behind `t2eval check`.
+
+``experts/<model-slug>/quality.toml`` states, per shipped expert, what it is judged on and
+the bounds it must keep::
+
+    model = "smollm2-135m-instruct"
+
+    [experts.reasoning]
+    task = "arc_easy_t2"        # an lm-eval task of task_configs/ (cls: dispatch_t2)
+    limit = 50                  # score slice: the first N test documents (0: no score slice)
+    base = 0.34                 # the base model on that slice (when written)
+    score = 0.38                # the expert on that slice (when written)
+    min = 0.30                  # the gate: fail below this
+    nll_docs = 32               # reference-answer slice (first N test documents)
+    nll_base = 1.52             # mean per-token NLL of the reference answers, base model
+    nll = 1.49                  # ... with the expert
+    nll_max = 1.52              # the gate: fail above this
+    fingerprint = "ab12..."     # sha256 of the expert's z: a changed file needs new bounds
+
+Checks, in order: the file exists and loads; its base-model fingerprint is the model's; its
+z fingerprint is the one the bounds were measured on; the score slice (lm-eval itself, the
+``t2`` backend with the expert fixed, greedy, chat template) stays >= ``min``; the mean NLL of
+the task's reference answers (the ``--objective sft`` targets) with the expert stays
+<= ``nll_max``. The NLL bound is what catches a degraded expert on tasks where a 135M model
+scores 0 anyway (GSM8K, MBPP): any perturbation of z moves it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCORE_MARGIN = 0.10      # min = measured score - margin (a few documents of a 50-document slice)
+NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin)
+
+
+class GateError(ValueError):
+    """quality.toml is missing, malformed, or names an unknown expert or task."""
+
+
+@dataclass
+class Bound:
+    expert: str
+    task: str
+    limit: int = 0
+    min: float | None = None
+    nll_docs: int = 0
+    nll_max: float | None = None
+    fingerprint: str | None = None
+    recorded: dict = field(default_factory=dict)
+
+
+@dataclass
+class Failure:
+    expert: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"FAIL {self.expert}: {self.what}"
+
+
+def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
+    path = Path(path)
+    if not path.is_file():
+        raise GateError(f"no quality file at {path}; write one with `t2eval check --update` "
+                        "(see t2eval/quality.py for the format)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise GateError(f"{path} is not valid TOML: {err}") from err
+    entries = data.get("experts") or {}
+    if not entries:
+        raise GateError(f"{path} has no [experts.<name>] tables")
+    bounds = []
+    for name, entry in entries.items():
+        if "task" not in entry:
+            raise GateError(f"{path}: [experts.{name}] needs a task")
+        keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint")
+        bounds.append(Bound(name, entry["task"], **{k: entry[k] for k in keys if k in entry}, recorded=entry))
+    return data.get("model", "smollm2-135m-instruct"), bounds
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int) -> tuple[float, str]:
+    """(primary metric, its name) of lm-eval on the first ``limit`` test documents."""
+    from lm_eval import simple_evaluate
+
+    from .report.runs import primary_metric
+
+    out = simple_evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
+                                                  "strategy": strategy},
+                          tasks=[task], limit=limit, apply_chat_template=True, batch_size=8, device="cpu")
+    result = out["results"][task]
+    metric = primary_metric(result, out.get("higher_is_better", {}).get(task))
+    return float(result[metric]), metric.split(",")[0]
+
+
+def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, list[dict]]:
+    """The training task of ``task`` (prompts, references) and the first ``n`` TEST documents."""
+    from .data import load_split
+    from .train.data import build_task, read_task_yaml
+
+    if task == "dispatch_t2":
+        from .task_configs.utils import dispatch_pool
+        from .train.data import build_cls_task
+
+        return build_cls_task(0, data_dir), dispatch_pool(100, 1234)[:n]
+    config = read_task_yaml(task)
+    dataset = (config.get("dataset_kwargs") or {}).get("dataset") or config.get("dataset_name")
+    docs = load_split(dataset, config.get("test_split", "test"), data_dir=data_dir)
+    return build_task(task, 0, data_dir), [dict(docs[i]) for i in range(min(n, len(docs)))]
+
+
+def reference_nll(model, tokenizer, task, docs: list[dict]) -> float:
+    """Mean per-token NLL of the reference answers after the task's own prompts."""
+    import torch
+
+    from .train.objective import response_log_softmax
+    from .train.rollout import teacher_forced
+
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(docs), 8):
+            chunk = docs[i:i + 8]
+            batch = teacher_forced(tokenizer, [task.render(d, tokenizer) for d in chunk],
+                                   [task.reference(d) for d in chunk], model.device)
+            log_probs, ids, _ = response_log_softmax(model, batch.input_ids, batch.attention_mask,
+                                                     batch.response_mask)
+            total -= float(log_probs.gather(-1, ids[:, None]).sum())
+            count += ids.numel()
+    return total / max(1, count)
+
+
+# ----------------------------------------------------------------------------- the gate
+
+
+def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: Path, fingerprint: str,
+                 update: bool = False, data_dir: str | None = None, say=print) -> tuple[list[Failure], dict]:
+    """Check one expert against its bounds; returns (failures, measured values)."""
+    from .svf import ExpertError, SVFAdapter, decompose, load_expert
+
+    path = experts_dir / f"{bound.expert}.safetensors"
+    try:
+        expert = load_expert(path)
+    except (ExpertError, OSError) as err:
+        return [Failure(bound.expert, f"cannot load {path}: {err}")], {}
+    if expert.base_fingerprint != fingerprint:
+        return [Failure(bound.expert, f"{path} was made for base weights {expert.base_fingerprint[:12]} but "
+                                      f"{model_name} has {fingerprint[:12]}: retrain it for this model")], {}
+    measured = {"fingerprint": expert.fingerprint}
+    if bound.fingerprint and expert.fingerprint != bound.fingerprint and not update:
+        return [Failure(bound.expert, f"{path} changed since its bounds were measured (z fingerprint "
+                                      f"{expert.fingerprint[:12]}, bounds for {bound.fingerprint[:12]}): "
+                                      "re-measure with `t2eval check --update` and commit quality.toml")], measured
+    failures = []
+    if bound.nll_docs:
+        task, docs = eval_docs(bound.task, bound.nll_docs, data_dir)
+        adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
+        with adapter.applied(expert):
+            measured["nll"] = reference_nll(model, tokenizer, task, docs)
+        if update:
+            measured["nll_base"] = reference_nll(model, tokenizer, task, docs)
+        elif bound.nll_max is not None and measured["nll"] > bound.nll_max:
+            failures.append(Failure(bound.expert, f"{bound.task}: reference-answer NLL on {len(docs)} test documents "
+                                                  f"= {measured['nll']:.4f} > bound {bound.nll_max:.4f} "
+                                                  f"(base {bound.recorded.get('nll_base', '?')})"))
+        say(f"  {bound.expert}: {bound.task} reference NLL {measured['nll']:.4f} (bound {bound.nll_max})")
+    if bound.limit:
+        measured["score"], metric = score_slice(model_name, experts_dir, f"expert:{bound.expert}", bound.task,
+                                                bound.limit)
+        if update:
+            measured["base"], _ = score_slice(model_name, experts_dir, "none", bound.task, bound.limit)
+        elif bound.min is not None and measured["score"] < bound.min:
+            failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
+                                                  f"{measured['score']:.4f} < min {bound.min:.4f} "
+                                                  f"(base {bound.recorded.get('base', '?')})"))
+        say(f"  {bound.expert}: {bound.task} {metric} {measured['score']:.4f} (min {bound.min})")
+    return failures, measured
+
+
+def run_gate(gate_path: str | Path, experts_dir: str | Path | None = None, update: bool = False,
+             data_dir: str | None = None, say=print) -> list[Failure]:
+    """Check every expert of ``gate_path``; with ``update``, re-measure and rewrite the bounds."""
+    from .models import load_model
+    from .svf.fingerprint import model_fingerprint
+
+    gate_path = Path(gate_path)
+    experts_dir = Path(experts_dir) if experts_dir else gate_path.parent
+    model_name, bounds = read_gate(gate_path)
+    model, tokenizer = load_model(model_name)
+    fingerprint = model_fingerprint(model)
+    failures, results = [], {}
+    for bound in bounds:
+        say(f"checking {bound.expert} on {bound.task}")
+        found, measured = check_expert(bound, model, tokenizer, model_name, experts_dir, fingerprint, update,
+                                       data_dir, say)
+        failures += found
+        results[bound.expert] = measured
+    if update and not failures:
+        write_gate(gate_path, model_name, bounds, results)
+        say(f"wrote {gate_path}")
+    return failures
+
+
+def write_gate(path: Path, model_name: str, bounds: list[Bound], measured: dict) -> None:
+    """Rewrite quality.toml with the measured values and bounds derived from them."""
+    lines = ["# The expert-quality gate of `t2eval check` (format: t2eval/quality.py).",
+             "# Measured by `t2eval check --update`; min = score - %.2f, nll_max = nll * %.2f." % (
+                 SCORE_MARGIN, 1 + NLL_MARGIN), f'model = "{model_name}"', ""]
+    for b in bounds:
+        m = measured[b.expert]
+        entry = {"task": b.task, "limit": b.limit}
+        if b.limit:
+            entry.update(base=m["base"], score=m["score"], min=max(0.0, round(m["score"] - SCORE_MARGIN, 4)))
+        entry["nll_docs"] = b.nll_docs
+        if b.nll_docs:
+            entry.update(nll_base=round(m["nll_base"], 5), nll=round(m["nll"], 5),
+                         nll_max=round(m["nll"] * (1 + NLL_MARGIN), 5))
+        entry["fingerprint"] = m["fingerprint"]
+        lines.append(f"[experts.{b.expert}]")
+        lines += [f"{k} = {_toml(v)}" for k, v in entry.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def _toml(value) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
