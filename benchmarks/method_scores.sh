@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Scores of one method on t2eval's tasks, with the same CPU document limits as base_scores.sh.
 # Usage: bash benchmarks/method_scores.sh METHOD TASK [TASK ...]
-#   METHOD: a t2 strategy (an expert name such as reasoning, expert:cls, prompt, cls, fewshot,
-#           uniform) or peft=ADAPTER_DIR (stock `--model hf` with a PEFT adapter).
-# Writes lm-eval results (and samples) under reports/runs/<method>/.
+#   METHOD: a t2 strategy (none = the base model, an expert name such as reasoning,
+#           expert:cls, prompt, cls, fewshot, uniform) or peft=ADAPTER_DIR (stock
+#           `--model hf` with a PEFT adapter).
+# Writes lm-eval results (and samples) under reports/runs/<method>/ (none: reports/runs/base/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export T2EVAL_DATA_DIR="${T2EVAL_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
@@ -17,6 +18,7 @@ if [[ "$method" == peft=* ]]; then
 else
   model=(--model t2 --model_args "strategy=${method}")
   out="reports/runs/${method//:/-}"
+  [ "$method" = none ] && out=reports/runs/base
 fi
 for task in "$@"; do
   echo "== $method on $task (limit ${LIMIT[$task]})"
