@@ -76,7 +76,7 @@ def _cli(env, model_args: str, task: str, limit: int, out) -> dict:
     return json.loads(max(out.rglob("results_*.json"), key=lambda p: p.stat().st_mtime).read_text())
 
 
-@pytest.mark.parametrize("strategy", ["prompt", "cls", "uniform", "math", "fewshot"])
+@pytest.mark.parametrize("strategy", ["prompt", "cls", "uniform", "math", "expert:cls", "fewshot"])
 def test_every_strategy_runs_through_the_stock_cli(env, experts_dir, strategy, tmp_path):
     args = f"strategy={strategy},experts={experts_dir}"
     if strategy == "fewshot":
@@ -92,6 +92,7 @@ def test_every_strategy_runs_through_the_stock_cli(env, experts_dir, strategy, t
     if strategy == "fewshot":  # the fitted mix is recorded, saved, and reused on rerun
         mix = info["fewshot"]["arc_easy_t2"]
         assert mix["split"] == "validation" and mix["shots"] == 2 and len(mix["alpha"]) == 3
+        assert sorted(mix["experts"]) == ["code", "math", "reasoning"]
         assert len(list((tmp_path / "mixes").glob("arc_easy_t2-*.safetensors"))) == 1
         again = _cli(env, args, "arc_easy_t2", 3, tmp_path / "run2")["config"]["t2"]["fewshot"]["arc_easy_t2"]
         assert again["fingerprint"] == mix["fingerprint"]
