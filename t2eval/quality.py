@@ -86,13 +86,15 @@ def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
 
 def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int) -> tuple[float, str]:
     """(primary metric, its name) of lm-eval on the first ``limit`` test documents."""
+    import torch
     from lm_eval import simple_evaluate
 
     from .report.runs import primary_metric
 
     out = simple_evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
                                                   "strategy": strategy},
-                          tasks=[task], limit=limit, apply_chat_template=True, batch_size=8, device="cpu")
+                          tasks=[task], limit=limit, apply_chat_template=True, batch_size=8,
+                          device="cuda" if torch.cuda.is_available() else "cpu")
     result = out["results"][task]
     metric = primary_metric(result, out.get("higher_is_better", {}).get(task))
     return float(result[metric]), metric.split(",")[0]
