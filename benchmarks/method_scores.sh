@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export T2EVAL_DATA_DIR="${T2EVAL_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-declare -A LIMIT=([arc_easy_t2]=100 [arc_challenge_t2]=100 [dispatch_t2]=150 [gsm8k_t2]=20
+declare -A LIMIT=([arc_easy_t2]=100 [arc_challenge_t2]=100 [dispatch_t2]=60 [gsm8k_t2]=20
                   [mbpp_t2]=10 [humaneval_t2]=10 [math]=10 [math500]=10)
 method="$1"; shift
 if [[ "$method" == peft=* ]]; then
