@@ -116,26 +116,6 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
     return build_task(task, 0, data_dir), [dict(docs[i]) for i in range(min(n, len(docs)))]
 
 
-def reference_nll(model, tokenizer, task, docs: list[dict]) -> float:
-    """Mean per-token NLL of the reference answers after the task's own prompts."""
-    import torch
-
-    from .train.objective import response_log_softmax
-    from .train.rollout import teacher_forced
-
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(docs), 8):
-            chunk = docs[i:i + 8]
-            batch = teacher_forced(tokenizer, [task.render(d, tokenizer) for d in chunk],
-                                   [task.reference(d) for d in chunk], model.device)
-            log_probs, ids, _ = response_log_softmax(model, batch.input_ids, batch.attention_mask,
-                                                     batch.response_mask)
-            total -= float(log_probs.gather(-1, ids[:, None]).sum())
-            count += ids.numel()
-    return total / max(1, count)
-
-
 # ----------------------------------------------------------------------------- the gate
 
 
@@ -143,6 +123,7 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
                  update: bool = False, data_dir: str | None = None, say=print) -> tuple[list[Failure], dict]:
     """Check one expert against its bounds; returns (failures, measured values)."""
     from .svf import ExpertError, SVFAdapter, decompose, load_expert
+    from .train.objective import reference_nll
 
     path = experts_dir / f"{bound.expert}.safetensors"
     try:

@@ -400,3 +400,15 @@ def test_lora_rl_is_reinforce_on_lora_with_kl_against_the_disabled_adapter(tmp_p
     assert second["kl"] > 0
     assert any(not torch.equal(p0[n], p) for n, p in trainer.policy.snapshot().items())
     trainer.policy.close()
+
+
+def test_validation_ties_are_broken_by_reference_nll(tmp_path):
+    trainer = run(tmp_path, "tie")
+    trainer.validate = lambda: 0.0                       # a task the model never solves
+    nlls = iter([2.0, 1.5, 1.7])
+    trainer.validation_nll = lambda: next(nlls)
+    for step in (0, 1, 2):
+        trainer._evaluate(step)
+    assert trainer.best_step == 1 and trainer.best_nll == 1.5 and trainer.since_best == 1
+    assert [r["val_nll"] for r in trainer.history] == [2.0, 1.5, 1.7]
+    trainer.policy.close()

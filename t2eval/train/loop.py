@@ -29,7 +29,7 @@ from ..svf import Expert, decompose
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
-from .objective import micro_loss, response_log_softmax
+from .objective import micro_loss, reference_nll, response_log_softmax
 from .policy import PeftAdapter, make_policy, save_artifact
 from .rollout import generate, teacher_forced
 
@@ -128,6 +128,7 @@ class Trainer:
         self.step, self.metric_lines = 0, 0
         self.base_val = self.best_val = None
         self.best_step, self.best_z, self.history, self.since_best = 0, None, [], 0
+        self.best_nll = None
         self.status = "running"
         self._prepare_run_dir(resume)
 
@@ -138,7 +139,8 @@ class Trainer:
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
             "rng": rng_state(), "order": self.order.state_dict(), "metric_lines": self.metric_lines,
             "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
-            "best_z": self.best_z, "history": self.history, "since_best": self.since_best,
+            "best_z": self.best_z, "best_nll": self.best_nll, "history": self.history,
+            "since_best": self.since_best,
             "status": self.status, "config": self.cfg.digest_fields()})
 
     def load_state_dict(self, state: dict) -> None:
@@ -149,6 +151,7 @@ class Trainer:
         for key in ("step", "metric_lines", "base_val", "best_val", "best_step", "best_z", "history",
                     "since_best", "status"):
             setattr(self, key, state[key])
+        self.best_nll = state.get("best_nll")
         set_rng_state(state["rng"])
 
     @property
@@ -203,16 +206,28 @@ class Trainer:
                 correct += sum(self.task.score(out.texts, chunk))
         return correct / len(docs)
 
+    def validation_nll(self) -> float | None:
+        """Mean per-token NLL of the validation documents' reference answers (None: no references)."""
+        if self.task.reference is None or not self.val_docs:
+            return None
+        with self.policy.adapted():
+            return reference_nll(self.model, self.tokenizer, self.task, self.val_docs, self.cfg.eval_batch)
+
     def _evaluate(self, step: int) -> None:
-        acc = self.validate()
+        """Validation accuracy; ties are broken by the lower reference-answer NLL (a 135M model
+        scores 0 on GSM8K / MBPP validation, where accuracy alone would always keep z = 1)."""
+        acc, nll = self.validate(), self.validation_nll()
         if step == 0:
             self.base_val = acc
-        improved = self.best_val is None or acc > self.best_val
+        best_nll = self.best_nll
+        improved = (self.best_val is None or acc > self.best_val
+                    or (acc == self.best_val and nll is not None and best_nll is not None and nll < best_nll))
         if improved:
             self.best_val, self.best_step, self.best_z, self.since_best = acc, step, self.policy.snapshot(), 0
+            self.best_nll = nll
         else:
             self.since_best += 1
-        record = {"type": "eval", "step": step, "val_acc": acc, "best_val": self.best_val,
+        record = {"type": "eval", "step": step, "val_acc": acc, "val_nll": nll, "best_val": self.best_val,
                   "best_step": self.best_step}
         self.history.append(record)
         self._write_metrics(record)

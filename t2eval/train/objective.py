@@ -79,3 +79,20 @@ def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: to
         if kl_coef > 0:
             loss = loss + kl_coef * kl.sum() / num_tokens
     return loss, stats
+
+
+@torch.no_grad()
+def reference_nll(model, tokenizer, task, docs: list[dict], batch: int = 8) -> float:
+    """Mean per-token NLL of ``task.reference(doc)`` after the task's own prompt, over ``docs``
+    (validation tie-breaks in training; the quality gate's sensitive bound)."""
+    from .rollout import teacher_forced
+
+    total, count = 0.0, 0
+    for i in range(0, len(docs), batch):
+        chunk = docs[i:i + batch]
+        rows = teacher_forced(tokenizer, [task.render(d, tokenizer) for d in chunk],
+                              [task.reference(d) for d in chunk], next(model.parameters()).device)
+        log_probs, ids, _ = response_log_softmax(model, rows.input_ids, rows.attention_mask, rows.response_mask)
+        total -= float(log_probs.gather(-1, ids[:, None]).sum())
+        count += ids.numel()
+    return total / max(1, count)
