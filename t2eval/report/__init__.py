@@ -81,11 +81,17 @@ def _figures(out_dir: Path, scores, runs, samples) -> str:
              figures.plot_confusion(figures.dispatch_counts(samples, scores), out_dir / "figures" / "dispatch_confusion.png")),
             ("CEM α weights per task (the paper's Figure 7)",
              figures.plot_alpha(figures.alpha_weights(scores), out_dir / "figures" / "cem_alpha.png"))]
-    if runs:
-        from ..train.plot import plot_curves
+    curves = [(_curve_title(r), r.evals) for r in runs if r.evals]
+    if curves:
+        from ..train.plot import plot_eval_curves
 
         made.append(("Learning curves (validation accuracy vs step, base dashed: the paper's Figure 4)",
-                     plot_curves([r.folder for r in runs], out_dir / "figures" / "learning_curves.png")))
+                     plot_eval_curves(curves, out_dir / "figures" / "learning_curves.png")))
     for title, path in made:
         lines.append(f"- {title}: " + (f"![]({path.relative_to(out_dir)})" if path else "— (no data)"))
     return "\n".join(lines) + "\n"
+
+
+def _curve_title(run) -> str:
+    c = run.config
+    return f"{c.get('name') or c.get('task')}: {c.get('task')}\n{c.get('method', 'svf')} {c.get('objective')}, kl={c.get('kl', 0):g}"

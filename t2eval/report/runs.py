@@ -121,14 +121,50 @@ def read_results(path: Path) -> list[Score]:
     return scores
 
 
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def read_training_run(folder: Path) -> TrainingRun | None:
+    """A ``t2eval train`` run folder (config.json, summary.json, metrics.jsonl)."""
     try:
         config = json.loads((folder / "config.json").read_text())
         summary = json.loads((folder / "summary.json").read_text())
-        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        rows = _jsonl(folder / "metrics.jsonl")
     except (OSError, ValueError):
         return None
     return TrainingRun(folder, config, summary, [r for r in rows if r.get("type") == "eval"])
+
+
+def read_expert_log(metrics: Path) -> TrainingRun | None:
+    """A shipped expert's training log: ``<name>.metrics.jsonl`` beside ``<name>.config.json``.
+
+    The summary is rebuilt from the log itself (steps logged, step-0 and best validation)."""
+    name = metrics.name.removesuffix(".metrics.jsonl")
+    try:
+        config = json.loads((metrics.parent / f"{name}.config.json").read_text())
+        rows = _jsonl(metrics)
+    except (OSError, ValueError):
+        return None
+    evals = [r for r in rows if r.get("type") == "eval"]
+    last = evals[-1] if evals else {}
+    summary = {"steps_done": max((r["step"] for r in rows if r.get("type") == "step"), default=0),
+               "val_docs": config.get("val_size"), "best_val": last.get("best_val"),
+               "best_step": last.get("best_step"),
+               "base_val": evals[0]["val_acc"] if evals and evals[0]["step"] == 0 else None}
+    return TrainingRun(metrics, config, summary, evals)
+
+
+def read_adapter_run(meta_path: Path) -> TrainingRun | None:
+    """The training summary a PEFT adapter folder keeps in its ``t2eval.json`` (no curve)."""
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if "steps_done" not in meta:
+        return None
+    modules = peft_method(meta_path.parent).rsplit(":", 1)[-1]
+    return TrainingRun(meta_path.parent, {**meta, "targets": modules}, meta, [])
 
 
 def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], list[Path]]:
@@ -143,8 +179,14 @@ def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], li
                 scores.extend(read_results(path))
             elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
                 samples.append(path)
-            elif path.name == "summary.json":
-                run = read_training_run(path.parent)
-                if run:
-                    runs.append(run)
-    return scores, runs, samples
+            elif path.name in ("summary.json", "t2eval.json") or path.name.endswith(".metrics.jsonl"):
+                runs.append(_read_run(path))
+    return scores, [run for run in runs if run], samples
+
+
+def _read_run(path: Path) -> TrainingRun | None:
+    if path.name == "summary.json":
+        return read_training_run(path.parent)
+    if path.name == "t2eval.json":
+        return read_adapter_run(path)
+    return read_expert_log(path)

@@ -17,7 +17,22 @@ def read_evals(run_dir: str | Path) -> list[dict]:
     return [r for r in rows if r.get("type") == "eval"]
 
 
+def run_curve(run_dir: str | Path) -> tuple[str, list[dict]]:
+    """(title, eval rows) of one run folder."""
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    return f"{config['task']} (kl={config['kl']:g})", read_evals(run_dir)
+
+
 def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str] | None = None) -> Path:
+    """One panel per run folder (see :func:`plot_eval_curves`)."""
+    curves = [run_curve(d) for d in run_dirs]
+    if titles:
+        curves = [(title, evals) for title, (_, evals) in zip(titles, curves)]
+    return plot_eval_curves(curves, output)
+
+
+def plot_eval_curves(curves: list[tuple[str, list[dict]]], output: str | Path) -> Path:
+    """One panel per (title, eval rows): validation accuracy vs step, the step-0 (base) level dashed."""
     try:
         import matplotlib
     except ImportError as err:
@@ -26,15 +41,13 @@ def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(run_dirs), figsize=(4.2 * len(run_dirs), 3.2), squeeze=False)
-    for i, (ax, run_dir) in enumerate(zip(axes[0], run_dirs)):
-        evals = read_evals(run_dir)
-        config = json.loads((Path(run_dir) / "config.json").read_text())
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.2), squeeze=False)
+    for ax, (title, evals) in zip(axes[0], curves):
         steps, accs = [e["step"] for e in evals], [e["val_acc"] for e in evals]
-        ax.plot(steps, accs, marker="o", label="SVF expert (validation)")
+        ax.plot(steps, accs, marker="o", label="expert (validation)")
         if evals and evals[0]["step"] == 0:
             ax.axhline(evals[0]["val_acc"], linestyle="--", color="gray", label="base model")
-        ax.set_title(titles[i] if titles else f"{config['task']} (kl={config['kl']:g})")
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("update step")
         ax.set_ylabel("validation accuracy")
         ax.legend(fontsize=7)
