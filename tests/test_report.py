@@ -108,6 +108,19 @@ def test_dispatch_confusion_counts_logged_decisions(tmp_path):
     assert correct / dispatch.n == pytest.approx(dispatch.value)   # the figure re-derives the score
 
 
+def test_shipped_expert_logs_and_adapter_summaries_are_training_runs(tmp_path):
+    experts = REPO / "experts" / "smollm2-135m-instruct"
+    _, runs, _ = collect([experts, REPO / "reports" / "runs" / "adapters"])
+    by_name = {(r.config.get("name"), r.config.get("method", "svf")): r for r in runs}
+    cls = by_name[("cls", "svf")]
+    assert cls.summary["base_val"] == cls.evals[0]["val_acc"] and cls.summary["best_val"] > cls.summary["base_val"]
+    assert cls.summary["steps_done"] == cls.config["steps"] and cls.summary["val_docs"] == cls.config["val_size"]
+    lora = by_name[("reasoning", "lora")]
+    assert lora.config["targets"] == "q_proj,v_proj" and lora.evals == []     # modules from the PEFT config
+    text = build_report([experts], tmp_path).read_text()
+    assert "| cls | svf | sft | mlp |" in text
+
+
 def test_missing_results_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         collect([tmp_path / "nope"])
