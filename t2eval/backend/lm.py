@@ -18,11 +18,13 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
+from ..engine import ENGINES, VLLMEngine
 from ..svf import SVFAdapter, decompose, load_expert, mix_experts, save_expert
 from .cem import CEMConfig, cem_search
 from .dispatch import classification_prompt, parse_label, question_of
 from .fewshot import FewShotSet, load_task
 from .library import ExpertLibrary, default_experts_dir
+from .vllm_requests import generate_until as vllm_generate_until
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,18 @@ class T2LM(HFLM):
       normalize = true | false (alpha sums to 1), seed (0), fewshot_dir (where mixes are saved)
     allow_foreign  true: use experts trained on another base model of the same shapes
                 (cross-model transfer, the paper's Table 5); default false refuses them
+    engine      hf (default) | vllm: generation (pass 1, pass 2, CEM fitness) by a live vLLM
+                engine that mirrors every expert swap; log-likelihoods stay on the HF model
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
                  strategy: str | None = None, adapt: str = "sample", shots: int = 10, population: int = 8,
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
-                 fewshot_dir: str | None = None, allow_foreign: bool = False, **kwargs):
+                 fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf", **kwargs):
         _check_choice("adapt", adapt, ("sample", "task"))  # before the (slow) model load
         _check_choice("alpha", alpha, ("expert", "layer"))
+        _check_choice("engine", engine, ENGINES)
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
         if self.world_size > 1:
             raise RuntimeError("--model t2 does not support data-parallel launches (accelerate "
@@ -68,6 +73,7 @@ class T2LM(HFLM):
         self._check_strategy()
         self.allow_foreign = str(allow_foreign).lower() == "true"
         self.adapter = self._make_adapter()
+        self.engine = self._make_engine(engine, resolve_model_path(pretrained))
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
         self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
@@ -100,6 +106,21 @@ class T2LM(HFLM):
             return None
         dec = decompose(self.model, self.library.targets or "mlp")
         return SVFAdapter(self.model, dec, allow_foreign=self.allow_foreign)
+
+    def _make_engine(self, name: str, path: str) -> VLLMEngine | None:
+        if name == "hf":
+            return None
+        engine = VLLMEngine(path, dtype=str(self.model.dtype).removeprefix("torch."),
+                            max_model_len=self.max_length)
+        if self.adapter is not None:
+            engine.follow(self.adapter)  # every expert swap is pushed into vLLM
+        return engine
+
+    def _generate(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """generate_until on the installed weights: HF generate, or the vLLM engine."""
+        if self.engine is None:
+            return HFLM.generate_until(self, requests, disable_tqdm=disable_tqdm)
+        return vllm_generate_until(self, self.engine, requests, disable_tqdm)
 
     def _expert_for(self, key: str):
         if key == BASE:
@@ -137,7 +158,7 @@ class T2LM(HFLM):
         expert = self.library.get("cls") if self.strategy == "cls" else None
         start = time.perf_counter()
         with self.adapter.applied(expert), self._cache_hook_off():
-            responses = HFLM.generate_until(self, pass1, disable_tqdm=True)
+            responses = self._generate(pass1, disable_tqdm=True)
         self.seconds["pass1"] += time.perf_counter() - start
         labels = [parse_label(text) for text in responses]
         for req, label in zip(reqs, labels):
@@ -167,7 +188,7 @@ class T2LM(HFLM):
         return results
 
     def generate_until(self, requests, disable_tqdm: bool = False):
-        return self._run(requests, super().generate_until, disable_tqdm)
+        return self._run(requests, self._generate, disable_tqdm)
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         return self._run(requests, super().loglikelihood, disable_tqdm)
@@ -220,6 +241,8 @@ class T2LM(HFLM):
     def _run_plain(self, request_type: str, instances: list[Instance]) -> list:
         """HFLM on the installed weights, no dispatch, no response cache."""
         with self._cache_hook_off():
+            if request_type == "generate_until":
+                return self._generate(instances, disable_tqdm=True)
             return getattr(HFLM, request_type)(self, instances, disable_tqdm=True)
 
     def _chat_mode(self, requests: list[Instance]) -> bool:
@@ -295,6 +318,7 @@ class T2LM(HFLM):
             "pass1_decisions": self.pass1_decisions,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "expert_installs": self.swaps,
+            "engine": "vllm" if self.engine else "hf",
             "config_fingerprint": self.config_fingerprint(),
             "fewshot": {task: {"alpha": m.provenance["alpha"], "experts": m.provenance.get("experts"),
                                "fingerprint": m.fingerprint,

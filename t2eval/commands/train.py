@@ -44,6 +44,7 @@ def train(task, overrides, **options):
       t2eval train --task arc_easy_t2 --preset cpu --kl 0,0.1,0.3
       t2eval train --task gsm8k_t2 --preset cpu --resume      # after Ctrl-C or kill -9
       t2eval train --task gsm8k_t2 --method lora-rl --lr 1e-4,5e-4   # Table 4, row 5
+      t2eval train --task arc_easy_t2 --preset cpu engine=vllm  # rollouts by vLLM (needs vLLM)
     """
     run_training(task, overrides, **options)
 
@@ -76,7 +77,7 @@ def run_training(task, overrides, *, method, model, targets, preset, config_file
     run_dir = run_dir or f"runs/train/{task.replace(':', '_')}-{cfg.method}-{cfg.objective}-seed{cfg.seed}"
     try:
         best, results = train_sweep(cfg, values, run_dir, output=output, resume=resume, progress=not quiet, key=key)
-    except (TaskError, ConfigError, ResumeError) as err:
+    except (TaskError, ConfigError, ResumeError, ImportError) as err:
         raise click.ClickException(str(err)) from err
     if best.status == "interrupted":
         click.echo(f"interrupted after step {best.steps_done}; continue with: --run-dir {best.run_dir} --resume",

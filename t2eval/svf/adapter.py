@@ -30,6 +30,16 @@ class SVFAdapter:
         self.modules = {name: model.get_submodule(name) for name in decomposition.names}
         self._originals = {name: m.weight.data for name, m in self.modules.items()}
         self.active: str | None = None  # description of what is installed; None = base
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every change of the installed weights (e.g. to mirror
+        them into a vLLM engine)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def base_weights(self) -> dict[str, torch.Tensor]:
@@ -56,6 +66,7 @@ class SVFAdapter:
                 z_name = z[name].to(f.S.device, torch.float32)
                 self._install(name, f.compose(z_name, rescale, self._originals[name]))
         self.active = label
+        self._changed()
 
     def apply_mix(self, bank: MergedBank, alpha, label: str = "mix") -> None:
         """Install sum_k alpha_k W_k from pre-merged matrices (alpha (K,) or (K, L))."""
@@ -64,12 +75,14 @@ class SVFAdapter:
             for name in self.decomposition.names:
                 self._install(name, bank.weight(name, alpha))
         self.active = label
+        self._changed()
 
     def remove(self) -> None:
         """Restore the base weights (the original tensors, bit for bit)."""
         for name, module in self.modules.items():
             module.weight.data = self._originals[name]
         self.active = None
+        self._changed()
 
     def _install(self, name: str, weight: torch.Tensor) -> None:
         original = self._originals[name]
@@ -91,6 +104,7 @@ class SVFAdapter:
             for name, module in self.modules.items():
                 module.weight.data = saved[name]
             self.active = saved_label
+            self._changed()
 
     # ---------------------------------------------------------------- training
     @contextmanager

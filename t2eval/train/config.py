@@ -71,6 +71,7 @@ class TrainConfig:
     ckpt_every: int = 10
     threads: int | None = None
     device: str = "auto"            # auto | cpu | cuda[:i]
+    engine: str = "hf"              # hf | vllm: who generates rollouts and validation answers (svf only)
     track_kl: bool = True           # compute the KL for logging even when kl == 0
     name: str = ""                  # expert name (default: the task's label)
     label: str = ""                 # pass-1 label (default: from the task)
@@ -86,7 +87,7 @@ class TrainConfig:
         if not self.task:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
         choices = {"objective": ("rl", "sft"), "param": ("raw", "sigmoid"), "method": METHODS,
-                   "baseline": ("none", "mean"), "logp": ("sum", "mean")}
+                   "baseline": ("none", "mean"), "logp": ("sum", "mean"), "engine": ("hf", "vllm")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
@@ -102,6 +103,9 @@ class TrainConfig:
             raise ConfigError(f"param=sigmoid needs 0 < init < 1, got init={self.init}")
         if self.temperature <= 0:
             raise ConfigError("temperature must be > 0 (sampling is required for REINFORCE)")
+        if self.engine == "vllm" and self.method != "svf":
+            raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
+                              "trains with engine=hf")
         return self
 
     def to_dict(self) -> dict:
@@ -160,7 +164,7 @@ def _coerce(key: str, value):
     if key in ("lr", "clip", "kl", "reward_correct", "reward_wrong", "temperature", "min_lr_ratio",
                "weight_decay") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if key in ("name", "label", "task", "model", "targets", "method", "peft_modules") and value is not None:
+    if key in ("name", "label", "task", "model", "targets", "method", "peft_modules", "engine") and value is not None:
         return str(value)
     return value
 

@@ -120,6 +120,7 @@ class Trainer:
         if cfg.objective == "sft" and self.task.reference is None:
             raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
         self.policy = make_policy(model, cfg, decomposition, progress)
+        self.engine = self._make_engine()
         self.params = self.policy.params
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas),
                                      weight_decay=cfg.weight_decay)
@@ -131,6 +132,18 @@ class Trainer:
         self.best_nll = None
         self.status = "running"
         self._prepare_run_dir(resume)
+
+    def _make_engine(self):
+        """engine=vllm: a vLLM engine that mirrors every z the policy installs for generation."""
+        if self.cfg.engine != "vllm":
+            return None
+        from ..engine import VLLMEngine
+        from ..models import resolve_model_path
+
+        path = getattr(self.model, "name_or_path", None) or resolve_model_path(self.cfg.model)
+        engine = VLLMEngine(path, dtype=str(self.model.dtype).removeprefix("torch."))
+        engine.follow(self.policy.adapter)
+        return engine
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -202,7 +215,7 @@ class Trainer:
             for i in range(0, len(docs), self.cfg.eval_batch):
                 chunk = docs[i:i + self.cfg.eval_batch]
                 out = generate(self.model, self.tokenizer, [self.task.render(d, self.tokenizer) for d in chunk],
-                               self.max_new, self.task.stop, do_sample=False)
+                               self.max_new, self.task.stop, do_sample=False, engine=self.engine)
                 correct += sum(self.task.score(out.texts, chunk))
         return correct / len(docs)
 
@@ -244,7 +257,7 @@ class Trainer:
         if cfg.objective == "rl":
             with self.policy.adapted():
                 batches = [generate(self.model, tok, prompts[c], self.max_new, task.stop, do_sample=True,
-                                    temperature=cfg.temperature) for c in chunks]
+                                    temperature=cfg.temperature, engine=self.engine) for c in chunks]
             texts = [t for b in batches for t in b.texts]
             scores = task.score(texts, docs)
             rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],

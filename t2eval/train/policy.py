@@ -60,8 +60,7 @@ class SVFPolicy:
 
     @contextmanager
     def adapted(self):
-        self.adapter.remove()
-        self.adapter.apply_z(self.snapshot(), self.cfg.rescale)
+        self.adapter.apply_z(self.snapshot(), self.cfg.rescale)  # replaces whatever was installed
         try:
             yield
         finally:

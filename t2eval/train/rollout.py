@@ -93,14 +93,34 @@ def _strip_from(text: str, stop: list[str]) -> str:
 
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: list[str] | None = None,
-             do_sample: bool = True, temperature: float = 1.0) -> Rollout:
-    """Generate one answer per prompt (see module docstring)."""
-    from transformers import StoppingCriteriaList
-
+             do_sample: bool = True, temperature: float = 1.0, engine=None) -> Rollout:
+    """Generate one answer per prompt (see module docstring) with HF ``generate``, or with
+    ``engine`` (a :class:`~t2eval.engine.VLLMEngine` that holds the model's current weights)."""
     device = next(model.parameters()).device
     input_ids, mask = encode_prompts(tokenizer, prompts, device)
     stop = list(stop or [])
-    eos = {tokenizer.eos_token_id}
+    if engine is None:
+        rows = _hf_rows(model, tokenizer, input_ids, mask, max_new_tokens, stop, do_sample, temperature)
+    else:
+        rows = _engine_rows(engine, tokenizer, prompts, max_new_tokens, stop, do_sample, temperature)
+    width = max(1, max(len(r) for r in rows))
+    gen = torch.full((len(rows), width), pad_id(tokenizer), dtype=torch.long)
+    response_mask = torch.zeros((len(rows), input_ids.shape[1] + width), dtype=torch.long)
+    texts, prompt_len, eos = [], input_ids.shape[1], {tokenizer.eos_token_id}
+    for i, row in enumerate(rows):
+        gen[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+        keep, text = _cut(tokenizer, row, stop, eos)
+        response_mask[i, prompt_len:prompt_len + keep] = 1
+        texts.append(text)
+    out = torch.cat([input_ids, gen.to(device)], dim=1)
+    response_mask = response_mask.to(device)
+    attention = torch.cat([mask, torch.zeros_like(gen, device=device)], dim=1) + response_mask
+    return Rollout(out, attention, response_mask, texts)
+
+
+def _hf_rows(model, tokenizer, input_ids, mask, max_new_tokens, stop, do_sample, temperature) -> list[list[int]]:
+    from transformers import StoppingCriteriaList
+
     kwargs = dict(do_sample=do_sample, max_new_tokens=max_new_tokens, pad_token_id=pad_id(tokenizer),
                   eos_token_id=tokenizer.eos_token_id,
                   stopping_criteria=StoppingCriteriaList([_StopStrings(tokenizer, stop, input_ids.shape[1])]))
@@ -109,16 +129,14 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     else:
         kwargs.update(temperature=None, top_k=None, top_p=None)
     out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
-    prompt_len = input_ids.shape[1]
-    gen = out[:, prompt_len:]
-    response_mask = torch.zeros_like(out)
-    texts = []
-    for i, row in enumerate(gen.tolist()):
-        keep, text = _cut(tokenizer, row, stop, eos)
-        response_mask[i, prompt_len:prompt_len + keep] = 1
-        texts.append(text)
-    attention = torch.cat([mask, torch.zeros_like(gen)], dim=1) + response_mask
-    return Rollout(out, attention, response_mask, texts)
+    return out[:, input_ids.shape[1]:].tolist()
+
+
+def _engine_rows(engine, tokenizer, prompts, max_new_tokens, stop, do_sample, temperature) -> list[list[int]]:
+    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    # one seed per prompt drawn from torch's RNG: a seeded / resumed run samples the same answers
+    seeds = torch.randint(0, 2**31 - 1, (len(ids),)).tolist() if do_sample else None
+    return engine.generate(ids, max_new_tokens, stop, temperature if do_sample else 0.0, seeds)
 
 
 def teacher_forced(tokenizer, prompts: list[str], targets: list[str], device) -> Rollout:
