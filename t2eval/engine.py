@@ -16,8 +16,10 @@ Log-likelihoods keep running on the HF model, which by construction holds the sa
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from contextlib import contextmanager
 from typing import Iterable
 
 import torch
@@ -53,6 +55,18 @@ def _import_vllm():
     except ImportError as err:
         raise ImportError(f"{INSTALL_HINT} ({err})") from err
     return vllm
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    """Silence one logger's warnings for the block."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class VLLMEngine:
@@ -92,7 +106,10 @@ class VLLMEngine:
         groups = dict.fromkeys(member for name in changed for member in fused_group(name))
         start = time.perf_counter()
         weights = [(f"{name}.weight", model.get_submodule(name).weight.detach()) for name in groups]
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
+        # vLLM warns about every layer that was not pushed (by design, most of them)
+        with _quiet("vllm.model_executor.model_loader.reload.inplace"), \
+                _quiet("vllm.model_executor.model_loader.reload.layerwise"):
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
         self.llm.reset_prefix_cache()
         self._pushed.update(current)
         self.pushes += 1
