@@ -77,6 +77,8 @@ class VLLMEngine:
         vllm = _import_vllm()
         if dtype == "auto":
             dtype = "float32" if not torch.cuda.is_available() else "auto"
+        if torch.cuda.is_available():  # the HF model of record shares the GPU
+            llm_kwargs.setdefault("gpu_memory_utilization", 0.5)
         try:
             self.llm = vllm.LLM(model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
                                 distributed_executor_backend="uni", enforce_eager=True, **llm_kwargs)

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
+import torch
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
@@ -51,13 +52,16 @@ class T2LM(HFLM):
                 (cross-model transfer, the paper's Table 5); default false refuses them
     engine      hf (default) | vllm: generation (pass 1, pass 2, CEM fitness) by a live vLLM
                 engine that mirrors every expert swap; log-likelihoods stay on the HF model
+    gpu_memory_utilization  engine=vllm on a GPU: vLLM's share of GPU memory (0.5; the HF
+                model lives on the same GPU)
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
                  strategy: str | None = None, adapt: str = "sample", shots: int = 10, population: int = 8,
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
-                 fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf", **kwargs):
+                 fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf",
+                 gpu_memory_utilization: float = 0.5, **kwargs):
         _check_choice("adapt", adapt, ("sample", "task"))  # before the (slow) model load
         _check_choice("alpha", alpha, ("expert", "layer"))
         _check_choice("engine", engine, ENGINES)
@@ -73,7 +77,7 @@ class T2LM(HFLM):
         self._check_strategy()
         self.allow_foreign = str(allow_foreign).lower() == "true"
         self.adapter = self._make_adapter()
-        self.engine = self._make_engine(engine, resolve_model_path(pretrained))
+        self.engine = self._make_engine(engine, resolve_model_path(pretrained), float(gpu_memory_utilization))
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
         self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
@@ -107,11 +111,12 @@ class T2LM(HFLM):
         dec = decompose(self.model, self.library.targets or "mlp")
         return SVFAdapter(self.model, dec, allow_foreign=self.allow_foreign)
 
-    def _make_engine(self, name: str, path: str) -> VLLMEngine | None:
+    def _make_engine(self, name: str, path: str, gpu_share: float) -> VLLMEngine | None:
         if name == "hf":
             return None
+        gpu = {"gpu_memory_utilization": gpu_share} if torch.cuda.is_available() else {}
         engine = VLLMEngine(path, dtype=str(self.model.dtype).removeprefix("torch."),
-                            max_model_len=self.max_length)
+                            max_model_len=self.max_length, **gpu)
         if self.adapter is not None:
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine
