@@ -192,3 +192,12 @@ def test_unknown_engine_is_a_clear_error():
         TrainConfig(task="arc_easy_t2", engine="tgi").validate()
     with pytest.raises(ConfigError, match="SVF experts only"):
         TrainConfig(task="arc_easy_t2", engine="vllm", method="lora").validate()
+
+
+def test_pushes_are_whole_fused_groups():
+    from t2eval.engine import fused_group
+
+    assert fused_group("model.layers.3.mlp.up_proj") == ["model.layers.3.mlp.gate_proj", "model.layers.3.mlp.up_proj"]
+    assert fused_group("model.layers.0.self_attn.v_proj") == [
+        "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj"]
+    assert fused_group("model.layers.0.mlp.down_proj") == ["model.layers.0.mlp.down_proj"]
