@@ -46,11 +46,16 @@ def _project(alpha: torch.Tensor, normalize: bool) -> torch.Tensor:
 
 
 def cem_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], shape: tuple[int, ...],
-               config: CEMConfig, report: Callable[[dict], None] | None = None) -> CEMResult:
+               config: CEMConfig, report: Callable[[dict], None] | None = None,
+               progress: str | None = None) -> CEMResult:
     """Maximise ``evaluate(alpha) -> (score, tiebreak)`` over alpha of ``shape``.
 
-    The search starts from the uniform mix 1/K (K = shape[0]).
+    The search starts from the uniform mix 1/K (K = shape[0]). ``progress``: the title of a
+    progress bar over all candidate evaluations (None: no bar).
     """
+    from tqdm import tqdm
+
+    bar = tqdm(total=config.generations * config.population, desc=progress, disable=progress is None)
     gen = torch.Generator().manual_seed(config.seed)
     mean = torch.full(shape, 1.0 / shape[0])
     std = torch.full(shape, config.init_std)
@@ -60,7 +65,10 @@ def cem_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], shape: t
         noise = torch.randn((config.population - 1, *shape), generator=gen)
         candidates = torch.cat([mean[None], mean + std * noise])
         candidates = torch.stack([_project(c, config.normalize) for c in candidates])
-        scored = [(*evaluate(c), i) for i, c in enumerate(candidates)]
+        scored = []
+        for i, c in enumerate(candidates):
+            scored.append((*evaluate(c), i))
+            bar.update(1)
         ranked = sorted(scored, key=lambda s: (s[0], s[1]), reverse=True)
         elite = candidates[[i for *_, i in ranked[:n_elite]]]
         mean, std = elite.mean(0), elite.std(0, unbiased=False).clamp_min(config.min_std)
@@ -74,6 +82,8 @@ def cem_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], shape: t
         best.history.append(record)
         log.info("CEM generation %d: best %.4f (tiebreak %.4f), elite mean %.4f",
                  generation, top_score, top_tie, record["elite_mean_score"])
+        bar.set_postfix(generation=generation, best=f"{best.score:.3f}", elite=f"{record['elite_mean_score']:.3f}")
         if report:
             report(record)
+    bar.close()
     return best

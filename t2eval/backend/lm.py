@@ -233,7 +233,8 @@ class T2LM(HFLM):
             return result
 
         try:
-            found = cem_search(evaluate, shape, self.cem_config)
+            found = cem_search(evaluate, shape, self.cem_config,
+                               progress=f"few-shot CEM for {task} ({len(shots.docs)} shots)")
         finally:
             self.adapter.remove()
         mix = mix_experts(experts, found.alpha, name=f"fewshot-{task}")
