@@ -154,6 +154,25 @@ def test_t2_backend_engine_vllm_equals_engine_hf(tmp_path):
 
 @needs_vllm
 @pytest.mark.skipif(not data_dir().is_dir(), reason=f"benchmark data not found at {data_dir()}")
+def test_fewshot_cem_fitness_on_vllm_finds_the_same_mix_as_on_hf(tmp_path):
+    from lm_eval import simple_evaluate
+
+    os.environ.update(T2EVAL_DATA_DIR=str(data_dir()), HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    runs = {}
+    for engine in ("hf", "vllm"):
+        args = {"strategy": "fewshot", "shots": 3, "population": 3, "generations": 2, "engine": engine,
+                "fewshot_dir": str(tmp_path / engine)}
+        runs[engine] = simple_evaluate(model="t2", model_args=args, tasks=["arc_easy_t2"], limit=3,
+                                       apply_chat_template=True, gen_kwargs="max_gen_toks=8", log_samples=True,
+                                       batch_size=4, device="cpu")
+    fitted = {e: runs[e]["config"]["t2"]["fewshot"]["arc_easy_t2"] for e in runs}
+    assert fitted["vllm"]["alpha"] == fitted["hf"]["alpha"] and fitted["vllm"]["score"] == fitted["hf"]["score"]
+    assert [s["resps"] for s in runs["vllm"]["samples"]["arc_easy_t2"]] == \
+        [s["resps"] for s in runs["hf"]["samples"]["arc_easy_t2"]]
+
+
+@needs_vllm
+@pytest.mark.skipif(not data_dir().is_dir(), reason=f"benchmark data not found at {data_dir()}")
 def test_trainer_with_vllm_rollouts_validates_like_hf_and_updates_z(tmp_path, embedded):
     from t2eval.train import TrainConfig, Trainer
 
