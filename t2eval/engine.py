@@ -72,13 +72,18 @@ def _quiet(logger_name: str):
 class VLLMEngine:
     """A vLLM ``LLM`` over an HF model folder, kept in step with an HF model's weights."""
 
-    def __init__(self, model_path: str, dtype: str = "auto", max_model_len: int | None = None,
-                 seed: int = 0, **llm_kwargs):
+    def __init__(self, model_path: str, dtype: str | torch.dtype = "auto", max_model_len: int | None = None,
+                 seed: int = 0, gpu_memory_utilization: float = 0.5, **llm_kwargs):
+        """``dtype``: a vLLM dtype name or the HF model's ``torch.dtype`` ("auto": float32 on
+        CPU). ``gpu_memory_utilization``: vLLM's share of the GPU (the HF model of record
+        shares it); ignored without a GPU."""
         vllm = _import_vllm()
+        if isinstance(dtype, torch.dtype):
+            dtype = str(dtype).removeprefix("torch.")
         if dtype == "auto":
             dtype = "float32" if not torch.cuda.is_available() else "auto"
-        if torch.cuda.is_available():  # the HF model of record shares the GPU
-            llm_kwargs.setdefault("gpu_memory_utilization", 0.5)
+        if torch.cuda.is_available():
+            llm_kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         try:
             self.llm = vllm.LLM(model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
                                 distributed_executor_backend="uni", enforce_eager=True, **llm_kwargs)
@@ -97,17 +102,17 @@ class VLLMEngine:
     def sync(self, model: torch.nn.Module, module_names: Iterable[str]) -> bool:
         """Push the current weights of ``module_names`` (and their fused partners) if any
         changed since the last push. Returns whether anything was pushed."""
-        names = list(module_names)
-        current = {name: model.get_submodule(name).weight.detach() for name in names}
+        current = {name: model.get_submodule(name).weight.detach() for name in module_names}
         # the adapter installs new tensors, never edits in place; holding the pushed tensors
         # keeps their memory from being reused, so an equal data pointer means "unchanged"
-        changed = [n for n in names if n not in self._pushed
+        changed = [n for n in current if n not in self._pushed
                    or self._pushed[n].data_ptr() != current[n].data_ptr()]
         if not changed:
             return False
         groups = dict.fromkeys(member for name in changed for member in fused_group(name))
         start = time.perf_counter()
-        weights = [(f"{name}.weight", model.get_submodule(name).weight.detach()) for name in groups]
+        weights = [(f"{name}.weight", current[name] if name in current else model.get_submodule(name).weight.detach())
+                   for name in groups]  # fused partners outside module_names are read as they are
         # vLLM warns about every layer that was not pushed (by design, most of them)
         with _quiet("vllm.model_executor.model_loader.reload.inplace"), \
                 _quiet("vllm.model_executor.model_loader.reload.layerwise"):

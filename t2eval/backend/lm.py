@@ -14,7 +14,6 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
-import torch
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
@@ -114,9 +113,8 @@ class T2LM(HFLM):
     def _make_engine(self, name: str, path: str, gpu_share: float) -> VLLMEngine | None:
         if name == "hf":
             return None
-        gpu = {"gpu_memory_utilization": gpu_share} if torch.cuda.is_available() else {}
-        engine = VLLMEngine(path, dtype=str(self.model.dtype).removeprefix("torch."),
-                            max_model_len=self.max_length, **gpu)
+        engine = VLLMEngine(path, dtype=self.model.dtype, max_model_len=self.max_length,
+                            gpu_memory_utilization=gpu_share)
         if self.adapter is not None:
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine

@@ -141,7 +141,7 @@ class Trainer:
         from ..models import resolve_model_path
 
         path = getattr(self.model, "name_or_path", None) or resolve_model_path(self.cfg.model)
-        engine = VLLMEngine(path, dtype=str(self.model.dtype).removeprefix("torch."))
+        engine = VLLMEngine(path, dtype=self.model.dtype)
         engine.follow(self.policy.adapter)
         return engine
 

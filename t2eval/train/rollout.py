@@ -102,7 +102,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, stop: li
     if engine is None:
         rows = _hf_rows(model, tokenizer, input_ids, mask, max_new_tokens, stop, do_sample, temperature)
     else:
-        rows = _engine_rows(engine, tokenizer, prompts, max_new_tokens, stop, do_sample, temperature)
+        rows = _engine_rows(engine, input_ids, mask, max_new_tokens, stop, do_sample, temperature)
     width = max(1, max(len(r) for r in rows))
     gen = torch.full((len(rows), width), pad_id(tokenizer), dtype=torch.long)
     response_mask = torch.zeros((len(rows), input_ids.shape[1] + width), dtype=torch.long)
@@ -132,8 +132,8 @@ def _hf_rows(model, tokenizer, input_ids, mask, max_new_tokens, stop, do_sample,
     return out[:, input_ids.shape[1]:].tolist()
 
 
-def _engine_rows(engine, tokenizer, prompts, max_new_tokens, stop, do_sample, temperature) -> list[list[int]]:
-    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+def _engine_rows(engine, input_ids, mask, max_new_tokens, stop, do_sample, temperature) -> list[list[int]]:
+    ids = [row[keep == 1].tolist() for row, keep in zip(input_ids.cpu(), mask.cpu())]  # the prompts, unpadded
     # one seed per prompt drawn from torch's RNG: a seeded / resumed run samples the same answers
     seeds = torch.randint(0, 2**31 - 1, (len(ids),)).tolist() if do_sample else None
     return engine.generate(ids, max_new_tokens, stop, temperature if do_sample else 0.0, seeds)
