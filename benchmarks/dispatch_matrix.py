@@ -11,7 +11,7 @@ import json
 import sys
 from collections import Counter
 
-from t2eval.backend.dispatch import LABELS, parse_label
+from t2eval.dispatch import LABELS, parse_label
 
 
 def main(paths: list[str]) -> None:

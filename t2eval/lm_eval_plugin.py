@@ -9,7 +9,9 @@ has run,
 * registers the model name ``t2`` as a lazy placeholder (``"t2eval.backend:T2LM"`` —
   nothing is imported until ``--model t2`` is actually used), and
 * adds t2eval's task folder to the paths ``TaskManager`` indexes by default (after the
-  built-in folder; t2eval's task names never collide with built-in ones).
+  built-in folder; t2eval's task names never collide with built-in ones), and
+* with ``--output_path``, writes every document's pass-1 decision of a ``--model t2`` run
+  as JSON Lines (``t2_decisions_<date>.jsonl``) beside lm-eval's results file.
 
 A Python process that never imports lm-eval pays for one small import. Set
 ``T2EVAL_NO_LM_EVAL_PLUGIN=1`` to disable the hook.
@@ -65,9 +67,46 @@ def patch_task_manager(manager_module) -> None:
     cls.__init__ = __init__
 
 
+def decision_lines(results: dict) -> list[dict]:
+    """One record per document of a t2 run's pass-1 decisions (empty for other models)."""
+    details = ((results or {}).get("config") or {}).get("t2", {}).get("pass1_details") or {}
+    return [{"task": task, "doc_id": doc_id, **record}
+            for task, docs in details.items() for doc_id, record in docs.items()]
+
+
+def patch_evaluation_tracker(tracker_module) -> None:
+    """After lm-eval saves a results file, save the t2 decisions beside it."""
+    cls = tracker_module.EvaluationTracker
+    if getattr(cls.save_results_aggregated, "_t2eval", False):
+        return
+    original = cls.save_results_aggregated
+
+    def save_results_aggregated(self, results, *args, **kwargs):
+        out = original(self, results, *args, **kwargs)
+        lines = decision_lines(results)
+        if lines and self.output_path and getattr(self, "date_id", None):
+            import json
+
+            from .atomic import atomic_write_text
+
+            path = Path(self.output_path)
+            if path.suffix == ".json":
+                target = path.with_name(f"{path.stem}_t2_decisions_{self.date_id}.jsonl")
+            else:
+                target = path / str(self.general_config_tracker.model_name_sanitized) / f"t2_decisions_{self.date_id}.jsonl"
+            atomic_write_text(target, "".join(json.dumps(line) + "\n" for line in lines))
+            print(f"[t2eval] pass-1 decisions of {len(lines)} documents: {target}", file=sys.stderr)
+        return out
+
+    save_results_aggregated._t2eval = True
+    save_results_aggregated.__doc__ = original.__doc__
+    cls.save_results_aggregated = save_results_aggregated
+
+
 _AFTER_IMPORT = {
     "lm_eval.api.registry": register_model,
     "lm_eval.tasks.manager": patch_task_manager,
+    "lm_eval.loggers.evaluation_tracker": patch_evaluation_tracker,
 }
 
 
@@ -92,7 +131,7 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Wraps the loader of the two lm-eval modules t2eval hooks into."""
+    """Wraps the loader of the lm-eval modules t2eval hooks into."""
 
     def find_spec(self, fullname, path, target=None):
         hook = _AFTER_IMPORT.get(fullname)

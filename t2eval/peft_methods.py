@@ -20,11 +20,9 @@ FEEDFORWARD = ("down_proj", "mlp.c_proj", "fc2", "w2")
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        import difflib
+        from .names import did_you_mean
 
-        close = difflib.get_close_matches(method, METHODS, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise ValueError(f"unknown PEFT method '{method}'{hint} available: {', '.join(METHODS)}")
+        raise ValueError(f"unknown PEFT method '{method}'{did_you_mean(method, METHODS)} available: {', '.join(METHODS)}")
     return method
 
 

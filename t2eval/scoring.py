@@ -299,6 +299,6 @@ DISPATCH_LABELS = {"gsm8k": "math", "mbpp": "code", "arc_easy": "reasoning"}
 def score_dispatch(response: str, doc: dict) -> float:
     """1.0 when the label parsed from a pass-1 response (the backend's own ``parse_label``)
     equals ``doc["label"]``, else 0.0."""
-    from t2eval.backend.dispatch import parse_label
+    from t2eval.dispatch import parse_label
 
     return float(parse_label(response) == doc["label"])

@@ -155,7 +155,7 @@ def dispatch_pool(per_task: int, seed: int) -> list[dict]:
     """
     import random
 
-    from t2eval.backend.dispatch import question_of
+    from t2eval.dispatch import question_of
     from t2eval.data import load_split
 
     pool = []
@@ -180,7 +180,7 @@ def load_dispatch_splits(per_task: int = 100, seed: int = 1234, **_metadata):
 
 def dispatch_prompt(doc: dict) -> str:
     """User turn: the paper's classification prompt around the question (backend's own)."""
-    from t2eval.backend.dispatch import classification_prompt
+    from t2eval.dispatch import classification_prompt
 
     return classification_prompt(doc["question"])
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from t2eval.backend.dispatch import LABELS, classification_prompt, parse_label
+from t2eval.dispatch import LABELS, classification_prompt, parse_label
 from t2eval.svf import ones_expert, save_expert
 
 
@@ -104,7 +104,7 @@ def test_dispatch_installs_each_expert_once_and_keeps_order(tiny_hf_folder, tmp_
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu")
     labels = ["math", "code", "math", "others", "code", "math", "reasoning"]
-    monkeypatch.setattr(lm, "_classify", lambda reqs: [l if l != "others" else "base" for l in labels])
+    monkeypatch.setattr(lm, "classify", lambda reqs, expert=None: labels)
     installs = []
     original = lm.adapter.applied
     monkeypatch.setattr(lm.adapter, "applied", lambda e: (installs.append(e and e.name), original(e))[1])
@@ -125,8 +125,10 @@ def test_bad_model_args_are_explained(tiny_hf_folder, tmp_path):
     from t2eval.svf import ExpertError
 
     folder = _experts_folder(tiny_hf_folder, tmp_path, labels=("math",))
-    with pytest.raises(ExpertError, match="unknown expert 'mth' — did you mean 'math'"):
+    with pytest.raises(ValueError, match="unknown strategy 'mth' — did you mean 'math'"):
         T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="mth", device="cpu")
+    with pytest.raises(ExpertError, match="unknown expert 'mth' — did you mean 'math'"):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="expert:mth", device="cpu")
     with pytest.raises(ExpertError, match="does not exist"):
         T2LM(pretrained=str(tiny_hf_folder), experts=str(tmp_path / "nope"), device="cpu")
     (tmp_path / "empty").mkdir()
@@ -186,7 +188,7 @@ def test_adapt_task_uses_the_majority_label(tiny_hf_folder, tmp_path, monkeypatc
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", adapt="task",
               device="cpu")
-    monkeypatch.setattr(lm, "_classify", lambda reqs: ["math", "code", "math", "base"])
+    monkeypatch.setattr(lm, "classify", lambda reqs, expert=None: ["math", "code", "math", "others"])
     keys = lm._plan(_requests(4, choices=1))
     assert keys == ["math"] * 4
     with pytest.raises(ValueError, match="adapt must be 'sample' or 'task', got 'doc'"):
@@ -227,3 +229,123 @@ def test_cem_breaks_score_ties_by_tiebreak():
 
     found = cem_search(lambda a: (1.0, float(a[0])), (2,), CEMConfig(population=8, generations=3, seed=1))
     assert found.score == 1.0 and found.tiebreak == max(r["best_tiebreak"] for r in found.history)
+
+
+def test_bad_arguments_fail_before_the_model_loads(tiny_hf_folder, tmp_path, monkeypatch):
+    from lm_eval.models.huggingface import HFLM
+
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path, labels=("math",))
+    monkeypatch.setattr(HFLM, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    cases = [
+        (dict(strategy="bogus"), "unknown strategy 'bogus'.*valid: none, prompt, cls, uniform, fewshot"),
+        (dict(strategy="promt"), "did you mean 'prompt'"),
+        (dict(dispatch="scroe"), "unknown dispatch mode 'scroe' — did you mean 'score'"),
+        (dict(pass1_layout="sys"), "pass1_layout must be 'user' or 'system'"),
+        (dict(chat="yes"), "chat must be 'auto' or 'off'"),
+        (dict(stratgy="cls"), "unknown t2 model argument 'stratgy' — did you mean 'strategy'"),
+        (dict(pass1_options="maybe"), "pass1_options must be true or false"),
+        (dict(strategy="cls"), "strategy 'cls' needs an expert named 'cls'"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), device="cpu", **args)
+
+
+def test_strategies_are_registered_classes():
+    from t2eval.backend.library import ExpertLibrary
+    from t2eval.backend.strategies import STRATEGIES, FixedExpert, make_strategy
+
+    assert list(STRATEGIES) == ["none", "prompt", "cls", "uniform", "fewshot"]
+    empty = ExpertLibrary({}, None)
+    assert make_strategy(None, empty).name == "none"  # no experts: base weights
+    with pytest.raises(ValueError, match="needs labelled experts"):
+        make_strategy("prompt", empty)
+    assert make_strategy("fewshot", empty.__class__({"m": _Labelled("math")}), shots=3).fingerprint() == {
+        "strategy": "fewshot", "shots": 3}
+    fixed = make_strategy("expert:m", ExpertLibrary({"m": _Labelled(None)}, None))
+    assert isinstance(fixed, FixedExpert) and fixed.plan(None, [1, 2]) == ["m", "m"]
+
+
+class _Labelled:
+    def __init__(self, label):
+        self.label = label
+
+
+def test_score_dispatch_matches_lm_eval_loglikelihood(tiny_hf_folder, tmp_path):
+    """Pass 1's label scores equal HFLM's own log-likelihood of each label after the prompt."""
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from t2eval.backend import T2LM
+    from t2eval.dispatch import ANSWER_PREFIX, pass1_messages, question_of
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu",
+              batch_size=2)
+    docs = [{"question": "What is 12 * 7?"}, {"question": "Which gas do plants take in?",
+                                               "choices": {"text": ["oxygen", "carbon dioxide"], "label": ["A", "B"]}},
+            {"text": "Write a function that reverses a list."}]
+    reqs = [Instance("loglikelihood", d, ("ctx", " x"), 0, metadata=("toy", i, 1)) for i, d in enumerate(docs)]
+    labels = lm.classify(reqs)
+    for i, doc in enumerate(docs):
+        prompt = lm.apply_chat_template(pass1_messages(question_of(doc, ""), "system")) + ANSWER_PREFIX
+        probes = [Instance("loglikelihood", doc, (prompt, label), 0) for label in LABELS]
+        want = dict(zip(LABELS, (ll for ll, _ in HFLM.loglikelihood(lm, probes, disable_tqdm=True))))
+        got = lm.pass1_details["toy"][i]["scores"]
+        assert got == pytest.approx(want, abs=2e-3)
+        assert labels[i] == max(want, key=want.get)
+    keys = lm._plan(reqs)
+    assert [lm.pass1_details["toy"][i]["weights"] for i in range(3)] == keys
+    assert all(k == (l if l in ("math", "code", "reasoning") else "base") for k, l in zip(keys, labels))
+
+
+def test_fingerprint_covers_every_setting_that_changes_answers(tiny_hf_folder, tmp_path):
+    from t2eval.backend import T2LM
+
+    folder = _experts_folder(tiny_hf_folder, tmp_path)
+    base = dict(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu")
+    prints = {T2LM(**base).config_fingerprint()}
+    for change in (dict(dispatch="generate"), dict(pass1_layout="user"), dict(adapt="task"),
+                   dict(allow_foreign=True), dict(pass1_options=False), dict(chat="off"), dict(strategy="math")):
+        prints.add(T2LM(**{**base, **change}).config_fingerprint())
+    assert len(prints) == 8
+
+
+def test_chat_auto_renders_raw_generative_prompts_once(tiny_hf_folder, tmp_path, monkeypatch):
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+
+    from t2eval.backend import T2LM
+
+    seen = []
+    monkeypatch.setattr(HFLM, "generate_until", lambda self, reqs, disable_tqdm=False:
+                        seen.append([r.args[0] for r in reqs]) or ["out"] * len(reqs))
+    for chat in ("auto", "off"):
+        lm = T2LM(pretrained=str(tiny_hf_folder), strategy="none", chat=chat, device="cpu")
+        rendered = lm.apply_chat_template([{"role": "user", "content": "already"}])
+        reqs = [Instance("generate_until", {}, ("Solve 2+2.", {"until": ["\n"]}), 0, metadata=("toy", 0, 1)),
+                Instance("generate_until", {}, (rendered, {"until": ["\n"]}), 0, metadata=("toy", 1, 1))]
+        assert lm.generate_until(reqs) == ["out", "out"]
+        info = lm.get_model_info()["t2"]
+        if chat == "auto":
+            assert seen[-1] == [lm.apply_chat_template([{"role": "user", "content": "Solve 2+2."}]), rendered]
+            assert info["chat_wrapped_tasks"] == ["toy"]
+        else:
+            assert seen[-1] == ["Solve 2+2.", rendered] and info["chat_wrapped_tasks"] == []
+
+
+def test_decisions_file_beside_the_results(tmp_path):
+    import json
+
+    from lm_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    tracker = EvaluationTracker(output_path=str(tmp_path))
+    tracker.general_config_tracker.model_name_sanitized = "t2"
+    results = {"config": {"t2": {"pass1_details": {"arc": {0: {"label": "reasoning", "weights": "reasoning"}}}}},
+               "results": {}, "configs": {}, "versions": {}, "n-shot": {}, "higher_is_better": {}}
+    tracker.save_results_aggregated(results=results, samples=None)
+    (path,) = (tmp_path / "t2").glob("t2_decisions_*.jsonl")
+    assert [json.loads(l) for l in path.read_text().splitlines()] == [
+        {"task": "arc", "doc_id": 0, "label": "reasoning", "weights": "reasoning"}]

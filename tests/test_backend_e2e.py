@@ -96,3 +96,41 @@ def test_every_strategy_runs_through_the_stock_cli(env, experts_dir, strategy, t
         assert len(list((tmp_path / "mixes").glob("arc_easy_t2-*.safetensors"))) == 1
         again = _cli(env, args, "arc_easy_t2", 3, tmp_path / "run2")["config"]["t2"]["fewshot"]["arc_easy_t2"]
         assert again["fingerprint"] == mix["fingerprint"]
+
+
+def _stock(env, args: list[str], out) -> tuple[dict, list[dict], str]:
+    """The literal `lm_eval --model t2 ...` (no chat flag unless given): results and samples."""
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", *args, "--output_path", str(out),
+           "--log_samples", "--device", "cpu", "--batch_size", "8"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(max(out.rglob("results_*.json"), key=lambda p: p.stat().st_mtime).read_text())
+    samples = [json.loads(line) for path in out.rglob("samples_*.jsonl") for line in path.read_text().splitlines()]
+    return results, samples, done.stderr
+
+
+@pytest.mark.parametrize("dispatch", ["score", "generate"])
+def test_pass1_modes_through_the_stock_cli_are_visible(env, experts_dir, dispatch, tmp_path):
+    results, _, log = _stock(env, ["--model_args", f"experts={experts_dir},dispatch={dispatch}",
+                                   "--tasks", "arc_easy", "--limit", "4"], tmp_path)
+    info = results["config"]["t2"]
+    assert info["strategy"] == "prompt" and info["dispatch"] == dispatch
+    assert f"strategy=prompt (dispatch={dispatch}, pass1_layout=system" in log  # start-up line
+    assert "t2 pass 1 (base weights)" in log or dispatch == "generate"  # progress bar
+    assert "t2 summary" in log and "arc_easy: pass 1" in log
+    details = info["pass1_details"]["arc_easy"]
+    assert len(details) == 4
+    for record in details.values():
+        assert record["weights"] == (record["label"] if record["label"] != "others" else "base")
+        assert ("scores" in record) == (dispatch == "score") and ("response" in record) == (dispatch == "generate")
+    (decisions,) = tmp_path.rglob("t2_decisions_*.jsonl")
+    assert len(decisions.read_text().splitlines()) == 4
+
+
+def test_literal_quick_start_math_gives_real_answers(env, tmp_path):
+    """`lm_eval --model t2 --tasks math` with no chat flag: the chat-only model still answers."""
+    _, samples, log = _stock(env, ["--tasks", "math", "--limit", "8", "--gen_kwargs", "max_gen_toks=32"], tmp_path)
+    answers = [s["resps"][0][0] for s in samples]
+    assert len(answers) == 8
+    assert sum(bool(a.strip()) for a in answers) >= 0.95 * len(answers), answers
+    assert "sends each as one user turn" in log

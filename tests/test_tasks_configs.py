@@ -139,6 +139,7 @@ def test_pass_at_k_variants_sample_ten_answers(tasks):
 @needs_data
 def test_dispatch_pool_is_fixed_balanced_and_from_test_splits(tasks, offline_env):
     from t2eval.data import load_split
+    from t2eval.dispatch import question_of
     from t2eval.task_configs.utils import dispatch_pool
 
     docs = list(tasks["dispatch_t2"].test_docs())
@@ -151,12 +152,14 @@ def test_dispatch_pool_is_fixed_balanced_and_from_test_splits(tasks, offline_env
     for source, field in (("gsm8k", "question"), ("mbpp", "text"), ("arc_easy", "question")):
         rows = load_split(source, "test")
         doc = by_source[source][0]
-        assert doc["question"] == rows[doc["source_index"]][field]
+        assert doc["question"] == question_of(rows[doc["source_index"]], "")  # what pass 1 sees
+        assert doc["question"].startswith(rows[doc["source_index"]][field])
+        assert ("\nA. " in doc["question"]) == (source == "arc_easy")  # multiple choice: with its options
 
 
 @needs_data
 def test_dispatch_prompt_and_scoring(tasks):
-    from t2eval.backend.dispatch import classification_prompt
+    from t2eval.dispatch import classification_prompt
 
     task = tasks["dispatch_t2"]
     doc = _docs(task, 1)[0]
@@ -169,7 +172,7 @@ def test_dispatch_prompt_and_scoring(tasks):
 
 @needs_data
 def test_dispatch_generation_matches_the_backends_pass_1(tasks):
-    from t2eval.backend.lm import PASS1_GEN
+    from t2eval.dispatch import PASS1_GEN
 
     kwargs = tasks["dispatch_t2"].config.generation_kwargs
     assert kwargs["max_gen_toks"] == PASS1_GEN["max_gen_toks"]

@@ -306,7 +306,7 @@ def test_real_tasks_use_the_evaluation_prompts_and_halves(local_data):
 
 
 def test_cls_task_pools_the_three_tasks(local_data):
-    from t2eval.backend.dispatch import classification_prompt
+    from t2eval.dispatch import classification_prompt
 
     task = build_task("cls", seed=0)
     labels = [d["label"] for d in task.train_docs]

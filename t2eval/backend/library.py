@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+from ..names import did_you_mean
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,5 @@ class ExpertLibrary:
     def get(self, name: str) -> Expert:
         if name in self.experts:
             return self.experts[name]
-        close = difflib.get_close_matches(name, self.experts, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise ExpertError(f"unknown expert '{name}'{hint} available in {self.folder}: "
+        raise ExpertError(f"unknown expert '{name}'{did_you_mean(name, self.experts)} available in {self.folder}: "
                           f"{', '.join(self.experts) or '(none)'}")

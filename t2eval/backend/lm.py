@@ -1,13 +1,14 @@
 """``lm_eval --model t2``: HFLM with SVF experts chosen per request (two-pass inference).
 
-Every request method runs: plan (pass 1) -> group requests by chosen expert -> install
-that expert once -> run HFLM on the group -> restore the original order. All requests of
-one document (e.g. the choices of a multiple-choice question) share one plan.
+Every request method runs: plan (the strategy; pass 1) -> group requests by chosen expert
+-> install that expert once -> run HFLM on the group -> restore the original order. All
+requests of one document (e.g. the choices of a multiple-choice question) share one plan.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -17,20 +18,21 @@ from contextlib import contextmanager
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
+from ..dispatch import LAYOUTS, Classifier, Pass1Runner, get_mode, question_of
 from ..engine import ENGINES, VLLMEngine
+from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
+from ..names import closest
 from ..svf import SVFAdapter, decompose, load_expert, mix_experts, save_expert
 from .cem import CEMConfig, cem_search
-from .dispatch import classification_prompt, parse_label, question_of
 from .fewshot import FewShotSet, load_task
 from .library import ExpertLibrary, default_experts_dir
+from .strategies import BASE, make_strategy
 from .vllm_requests import generate_until as vllm_generate_until
 
-log = logging.getLogger(__name__)
+# lm-eval shows its own loggers' INFO lines: t2's start-up line and run summary live under it
+log = logging.getLogger("lm_eval.t2")
 
-STRATEGIES = ("none", "prompt", "cls", "uniform", "fewshot")
-BASE = "base"
-PASS1_GEN = {"until": ["\n\n\n"], "max_gen_toks": 48, "do_sample": False}
+CHAT_MODES = ("auto", "off")
 
 
 class T2LM(HFLM):
@@ -41,8 +43,17 @@ class T2LM(HFLM):
     strategy    none | prompt | cls | fewshot | uniform | <expert name> | expert:<name>
                 (expert:<name> forces the fixed expert, e.g. expert:cls for the cls expert itself)
                 (default: prompt when experts exist, else none)
+    dispatch    score (default: pass 1 scores the four labels, one forward per document) |
+                generate (the paper's generated classification); for prompt and cls
+    pass1_layout  system (default: instructions in the system turn, the question as the user
+                turn; more accurate on dispatch_t2) | user (the paper's one-turn prompt)
+    pass1_options  true (default: pass 1 sees a multiple-choice question with its options, as
+                the reference classifier did) | false (the question only: a shorter pass 1)
     adapt       sample (default: pass 1 per document) | task (prompt/cls: the majority
                 pass-1 label of a task's documents answers the whole task)
+    chat        auto (default: generative prompts not rendered with the model's chat template
+                — no --apply_chat_template — are sent as one user turn of it, so a chat-only
+                model answers) | off (prompts exactly as lm-eval renders them)
     fewshot (CEM over mixing weights, once per task, saved and reused):
       shots (10), population (8), generations (4), elite_ratio (0.25), init_std (0.3),
       alpha = expert | layer (one alpha per expert, or per expert per layer),
@@ -56,56 +67,58 @@ class T2LM(HFLM):
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
-                 strategy: str | None = None, adapt: str = "sample", shots: int = 10, population: int = 8,
+                 strategy: str | None = None, dispatch: str = "score", pass1_layout: str = "system",
+                 pass1_options: bool = True,
+                 adapt: str = "sample", chat: str = "auto", shots: int = 10, population: int = 8,
                  generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf",
                  gpu_memory_utilization: float = 0.5, **kwargs):
-        _check_choice("adapt", adapt, ("sample", "task"))  # before the (slow) model load
+        # everything that can be wrong with the arguments fails here, before the (slow) model load
+        _check_misspelled(kwargs)
+        _check_choice("adapt", adapt, ("sample", "task"))
         _check_choice("alpha", alpha, ("expert", "layer"))
         _check_choice("engine", engine, ENGINES)
+        _check_choice("pass1_layout", pass1_layout, LAYOUTS)
+        _check_choice("chat", chat, CHAT_MODES)
+        mode = get_mode(dispatch)
+        self.base_name, self.adapt, self.chat = pretrained, adapt, chat
+        self.pass1_options = _as_bool("pass1_options", pass1_options)
+        self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
+        self.shots, self.seed, self.alpha_mode = int(shots), int(seed), alpha
+        self.cem_config = CEMConfig(int(population), int(generations), float(elite_ratio),
+                                    float(init_std), normalize=str(normalize).lower() == "true",
+                                    seed=int(seed))
+        self.strategy = make_strategy(strategy, self.library, adapt, shots=self.shots, alpha=alpha,
+                                      cem=vars(self.cem_config))
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
         if self.world_size > 1:
             raise RuntimeError("--model t2 does not support data-parallel launches (accelerate "
                                f"launch with {self.world_size} processes) yet: run a single process, "
                                "or shard one model over GPUs with --model_args parallelize=True")
-        self.base_name, self.adapt = pretrained, adapt
         self._auto_batch_size: int | None = None
-        self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
-        self.strategy = strategy or ("prompt" if self.library.by_label else "none")
-        self._check_strategy()
         self.allow_foreign = str(allow_foreign).lower() == "true"
         self.adapter = self._make_adapter()
         self.engine = self._make_engine(engine, resolve_model_path(pretrained), float(gpu_memory_utilization))
+        self.pass1 = Classifier(self._pass1_runner(), mode, pass1_layout)
         self.swaps = 0  # expert installs, for tests and provenance
         self.pass1_labels: dict[str, Counter] = {}
         self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
+        self.pass1_details: dict[str, dict[int, dict]] = {}  # task -> doc_id -> Decision.record()
         self.seconds: Counter = Counter()  # pass1, pass2, swap, cem_mix, cem_eval
-        self.shots, self.seed, self.alpha_mode = int(shots), int(seed), alpha
-        self.cem_config = CEMConfig(int(population), int(generations), float(elite_ratio),
-                                    float(init_std), normalize=str(normalize).lower() == "true",
-                                    seed=int(seed))
+        self.per_task: dict[str, Counter] = {}  # task -> installs / pass1 / pass2 seconds
+        self._chat_wrapped: set[str] = set()
         self.fewshot_dir = fewshot_dir
-        self.fewshot: dict[str, object] = {}  # task -> fitted mix (an Expert)
+        self._announce()
 
     # ------------------------------------------------------------------ setup
-    def _check_strategy(self) -> None:
-        if self.strategy.startswith("expert:"):
-            self.library.get(self.strategy.split(":", 1)[1])  # raises "unknown expert ... did you mean"
-            return
-        if self.strategy in ("none",) or self.strategy in self.library.experts:
-            return
-        if self.strategy not in STRATEGIES:
-            self.library.get(self.strategy)  # raises "unknown expert ... did you mean"
-        if not self.library.by_label:
-            raise ValueError(f"strategy '{self.strategy}' needs labelled experts, but "
-                             f"{self.library.folder or 'no experts folder'} has none; pass "
-                             "experts=<folder> or strategy=none")
-        if self.strategy == "cls" and "cls" not in self.library.experts:
-            raise ValueError(f"strategy 'cls' needs an expert named 'cls' in {self.library.folder}")
+    @property
+    def fewshot(self) -> dict:
+        """task -> fitted mix (strategy=fewshot)."""
+        return getattr(self.strategy, "mixes", {})
 
     def _make_adapter(self) -> SVFAdapter | None:
-        if self.strategy == "none":
+        if not self.strategy.uses_experts:
             return None
         dec = decompose(self.model, self.library.targets or "mlp")
         return SVFAdapter(self.model, dec, allow_foreign=self.allow_foreign)
@@ -119,21 +132,75 @@ class T2LM(HFLM):
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine
 
+    def _pass1_runner(self) -> Pass1Runner:
+        batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 1 else 8
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        return Pass1Runner(render=self._render_open_turn, encode=self.tok_encode, model=self.model,
+                           generate=self._generate_texts, batch_size=batch, pad_id=pad)
+
+    def _announce(self) -> None:
+        s = self.strategy
+        labelled = {e.label: name for name, e in self.library.experts.items() if e.label}
+        classifies = s.name in ("prompt", "cls")
+        log.info("t2: strategy=%s%s, experts %s: %s, engine=%s, chat=%s", s.name,
+                 f" (dispatch={self.pass1.mode.name}, pass1_layout={self.pass1.layout}, "
+                 f"pass1_options={str(self.pass1_options).lower()}, adapt={self.adapt})"
+                 if classifies else "", self.library.folder or "(none)",
+                 ", ".join(f"{n} [{l}]" for l, n in labelled.items()) or "(none)",
+                 "vllm" if self.engine else "hf", self.chat)
+        if s.name == "none" and self.library.folder is None:
+            log.warning("t2: no experts found for %s (pass experts=<folder> or set $T2EVAL_EXPERTS): "
+                        "every request is answered by the BASE weights (strategy=none), as --model hf would",
+                        self.base_name)
+
+    def _render_open_turn(self, messages: list[dict]) -> str:
+        """A chat with the assistant turn open; without a chat template, the plain texts."""
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.apply_chat_template(messages, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in messages) + "\n\n"
+
+    # ------------------------------------------------------------------ generation
     def _generate(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """generate_until on the installed weights: HF generate, or the vLLM engine."""
+        requests = self._chat_rendered(requests)
         if self.engine is None:
             return HFLM.generate_until(self, requests, disable_tqdm=disable_tqdm)
         return vllm_generate_until(self, self.engine, requests, disable_tqdm)
 
-    def _expert_for(self, key: str):
-        if key == BASE:
+    def _generate_texts(self, prompts: list[str], gen_kwargs: dict) -> list[str]:
+        pass1 = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
+        return self._generate(pass1, disable_tqdm=False)
+
+    def _chat_tail(self) -> str | None:
+        """What the chat template puts after a user message (None: no chat template)."""
+        if not getattr(self.tokenizer, "chat_template", None):
             return None
-        if key.startswith("fewshot:"):
-            return self.fewshot[key.split(":", 1)[1]]
-        if key == "uniform":
-            experts = list(self.library.by_label.values())
-            return mix_experts(experts, [1 / len(experts)] * len(experts), name="uniform")
-        return self.library.by_label.get(key) or self.library.get(key)
+        try:
+            tail = self.apply_chat_template([{"role": "user", "content": "\x00"}]).split("\x00")[-1]
+        except Exception:
+            return None
+        return tail if tail.strip() else None
+
+    def _chat_rendered(self, requests: list[Instance]) -> list[Instance]:
+        """chat=auto: prompts lm-eval did not render with the chat template become one user turn."""
+        tail = self._chat_tail() if self.chat == "auto" else None
+        if tail is None or all(tail in str(r.args[0]) for r in requests):
+            return requests
+        out = []
+        for r in requests:
+            if tail in str(r.args[0]):
+                out.append(r)
+                continue
+            task = r.task_name or "?"
+            if task not in self._chat_wrapped:
+                self._chat_wrapped.add(task)
+                log.warning("t2: %s prompts were not rendered with the model's chat template (no "
+                            "--apply_chat_template): t2 sends each as one user turn of it (chat=auto; "
+                            "chat=off keeps them raw)", task)
+            rendered = self.apply_chat_template([{"role": "user", "content": r.args[0]}])
+            out.append(Instance(r.request_type, r.doc, (rendered, *r.args[1:]), r.idx,
+                                metadata=(r.task_name, r.doc_id, r.repeats)))
+        return out
 
     # ------------------------------------------------------------------ pass 1
     def _plan(self, requests: list[Instance]) -> list[str]:
@@ -141,51 +208,52 @@ class T2LM(HFLM):
         docs = {}
         for req in requests:
             docs.setdefault((req.task_name, req.doc_id), req)
-        if self.strategy in ("prompt", "cls"):
-            keys = self._classify(list(docs.values()))
-            if self.adapt == "task":
-                keys = _majority_per_task([task for task, _ in docs], keys)
-        elif self.strategy == "fewshot":
-            keys = [f"fewshot:{task}" for task, _ in docs]
-        else:
-            key = BASE if self.strategy == "none" else self.strategy.removeprefix("expert:")
-            keys = [key] * len(docs)
+        keys = self.strategy.plan(self, list(docs.values()))
         by_doc = dict(zip(docs, keys))
+        for (task, doc_id), key in by_doc.items():  # which weights answered each classified document
+            record = self.pass1_details.get(task or "?", {}).get(doc_id)
+            if record is not None:
+                record["weights"] = key
         return [by_doc[(req.task_name, req.doc_id)] for req in requests]
 
-    def _classify(self, reqs: list[Instance]) -> list[str]:
-        """Ask the model (base weights, or the cls expert) to label each document."""
-        prompts = [self.apply_chat_template([{"role": "user", "content": classification_prompt(
-            question_of(r.doc, r.args[0]))}]) for r in reqs]
-        pass1 = [Instance("generate_until", {}, (p, dict(PASS1_GEN)), i) for i, p in enumerate(prompts)]
-        expert = self.library.get("cls") if self.strategy == "cls" else None
+    def classify(self, reqs: list[Instance], expert=None) -> list[str]:
+        """Pass 1: a label per document, on base weights or with ``expert`` (cls) installed."""
+        questions = [question_of(r.doc, r.args[0], self.pass1_options) for r in reqs]
+        title = f"t2 pass 1 ({expert.name if expert else 'base'} weights)"
         start = time.perf_counter()
         with self.adapter.applied(expert), self._cache_hook_off():
-            responses = self._generate(pass1, disable_tqdm=True)
-        self.seconds["pass1"] += time.perf_counter() - start
-        labels = [parse_label(text) for text in responses]
-        for req, label in zip(reqs, labels):
-            self.pass1_labels.setdefault(req.task_name or "?", Counter())[label] += 1
-            self.pass1_decisions.setdefault(req.task_name or "?", {})[req.doc_id] = label
-        return [label if label in self.library.by_label else BASE for label in labels]
+            decisions = self.pass1.classify(questions, title)
+        elapsed = time.perf_counter() - start
+        self.seconds["pass1"] += elapsed
+        for req, decision in zip(reqs, decisions):
+            task = req.task_name or "?"
+            self.pass1_labels.setdefault(task, Counter())[decision.label] += 1
+            self.pass1_decisions.setdefault(task, {})[req.doc_id] = decision.label
+            self.pass1_details.setdefault(task, {})[req.doc_id] = decision.record()
+        for task, n in Counter(r.task_name or "?" for r in reqs).items():
+            self.per_task.setdefault(task, Counter())["pass1_s"] += elapsed * n / len(reqs)
+        return [d.label for d in decisions]
 
     # ------------------------------------------------------------------ pass 2
     def _run(self, requests: list[Instance], method, disable_tqdm: bool) -> list:
         if self.adapter is None:
             return method(requests, disable_tqdm=disable_tqdm)
-        if self.strategy == "fewshot":
-            for task in dict.fromkeys(r.task_name for r in requests):
-                self._ensure_fewshot(task, requests)
+        self.strategy.prepare(self, requests)
         keys = self._plan(requests)
         results = [None] * len(requests)
         for key in dict.fromkeys(keys):  # distinct keys, first-seen order
             idx = [i for i, k in enumerate(keys) if k == key]
             start = time.perf_counter()
-            with self.adapter.applied(self._expert_for(key)):
+            with self.adapter.applied(self.strategy.expert(key)):
                 self.swaps += key != BASE
                 self.seconds["swap"] += time.perf_counter() - start
                 outputs = method([requests[i] for i in idx], disable_tqdm=disable_tqdm)
-            self.seconds["pass2"] += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds["pass2"] += elapsed
+            for task, n in Counter(requests[i].task_name or "?" for i in idx).items():
+                counts = self.per_task.setdefault(task, Counter())
+                counts["pass2_s"] += elapsed * n / len(idx)
+                counts[f"installs:{key}"] += 1
             for i, out in zip(idx, outputs):
                 results[i] = out
         return results
@@ -200,19 +268,17 @@ class T2LM(HFLM):
         return self._run(requests, super().loglikelihood_rolling, disable_tqdm)
 
     # ------------------------------------------------------------------ few-shot (CEM)
-    def _ensure_fewshot(self, task: str, requests: list[Instance]) -> None:
-        """Fit (or load the saved) mix for ``task`` before its requests are answered."""
-        if task in self.fewshot:
-            return
-        chat = self._chat_mode([r for r in requests if r.task_name == task])
+    def fewshot_mix(self, task: str, requests: list[Instance]):
+        """The saved mix for ``task`` if its settings match, else a freshly fitted (and saved) one."""
+        chat = self._chat_mode(requests)
         path = self._fewshot_path(task, chat)
         if path.exists():
             log.info("fewshot: reusing the mix for %s from %s", task, path)
-            self.fewshot[task] = load_expert(path)
-            return
-        self.fewshot[task] = self._fit_fewshot(task, chat)
-        save_expert(self.fewshot[task], path)
+            return load_expert(path)
+        mix = self._fit_fewshot(task, chat)
+        save_expert(mix, path)
         log.info("fewshot: saved the mix for %s to %s", task, path)
+        return mix
 
     def _fit_fewshot(self, task: str, chat: bool):
         experts = list(self.library.by_label.values())
@@ -251,11 +317,8 @@ class T2LM(HFLM):
 
     def _chat_mode(self, requests: list[Instance]) -> bool:
         """Were these requests rendered with the chat template (lm-eval's --apply_chat_template)?"""
-        try:
-            tail = self.apply_chat_template([{"role": "user", "content": "\x00"}]).split("\x00")[-1]
-        except Exception:
-            return False
-        return bool(tail.strip()) and any(tail in str(r.args[0]) for r in requests)
+        tail = self._chat_tail()
+        return tail is not None and any(tail in str(r.args[0]) for r in requests)
 
     def _fewshot_path(self, task: str, chat: bool):
         from pathlib import Path
@@ -290,11 +353,10 @@ class T2LM(HFLM):
         super().set_cache_hook(cache_hook)
 
     def config_fingerprint(self) -> str:
-        """sha256 of everything that decides which weights answer a request."""
-        config = {"base": self.base_name, "strategy": self.strategy, "pass1": PASS1_GEN,
+        """sha256 of everything that decides which weights answer a request (and how it is asked)."""
+        config = {"base": self.base_name, **self.strategy.fingerprint(), "pass1": {**self.pass1.fingerprint(), "options": self.pass1_options},
+                  "allow_foreign": self.allow_foreign, "chat": self.chat,
                   "experts": sorted(e.fingerprint for e in self.library.experts.values())}
-        if self.strategy == "fewshot":
-            config.update(shots=self.shots, alpha=self.alpha_mode, cem=vars(self.cem_config))
         return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
     def _claim_cache(self, dbdict) -> None:
@@ -310,17 +372,36 @@ class T2LM(HFLM):
         dbdict[key] = mine
 
     # ------------------------------------------------------------------ provenance
+    def summary(self) -> str:
+        """Per task: pass-1 labels, expert installs, pass-1 and pass-2 seconds."""
+        lines = []
+        for task, c in self.per_task.items():
+            labels = ", ".join(f"{k} {v}" for k, v in self.pass1_labels.get(task, Counter()).most_common())
+            installs = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in c.items() if k.startswith("installs:"))
+            lines.append(f"  {task}: pass 1 {c['pass1_s']:.1f} s{f' [{labels}]' if labels else ''}; "
+                         f"pass 2 {c['pass2_s']:.1f} s, weights used: {installs or 'base'}")
+        return "\n".join(lines)
+
     def get_model_info(self) -> dict:
         info = super().get_model_info()
+        if self.per_task:
+            log.info("t2 summary (strategy=%s):\n%s", self.strategy.name, self.summary())
         info["t2"] = {
             "base_model": self.base_name,
-            "strategy": self.strategy,
+            "strategy": self.strategy.name,
+            "dispatch": self.pass1.mode.name,
+            "pass1_layout": self.pass1.layout,
+            "pass1_options": self.pass1_options,
+            "chat": self.chat,
+            "chat_wrapped_tasks": sorted(self._chat_wrapped),
             "experts_folder": str(self.library.folder) if self.library.folder else None,
             "experts": {name: _expert_info(e) for name, e in self.library.experts.items()},
             "adapt": self.adapt,
             "pass1_labels": {task: dict(c) for task, c in self.pass1_labels.items()},
             "pass1_decisions": self.pass1_decisions,
+            "pass1_details": self.pass1_details,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "per_task": {task: {k: round(v, 3) for k, v in c.items()} for task, c in self.per_task.items()},
             "expert_installs": self.swaps,
             "engine": "vllm" if self.engine else "hf",
             "config_fingerprint": self.config_fingerprint(),
@@ -341,14 +422,36 @@ def _expert_info(expert) -> dict:
             "objective": prov.get("objective"), "trained_on": prov.get("task"), "kl": prov.get("kl")}
 
 
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+def _check_choice(name: str, value: str, allowed) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
-def _majority_per_task(tasks: list[str], keys: list[str]) -> list[str]:
-    """Replace each document's key by the most common key of its task."""
-    counts: dict[str, Counter] = {}
-    for task, key in zip(tasks, keys):
-        counts.setdefault(task, Counter())[key] += 1
-    return [counts[task].most_common(1)[0][0] for task in tasks]
+def _as_bool(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def _known_args() -> list[str]:
+    own = inspect.signature(T2LM.__init__).parameters
+    hf = inspect.signature(HFLM.__init__).parameters
+    return [n for n in [*own, *hf] if n not in ("self", "kwargs")]
+
+
+def _check_misspelled(kwargs: dict) -> None:
+    """A model argument that is neither t2's nor HFLM's goes on to from_pretrained; one that
+    is a near-miss of a known argument is a typo, and would fail deep inside the model class."""
+    known = _known_args()
+    for name in kwargs:
+        if name in known:
+            continue
+        near = closest(name, known, cutoff=0.75)
+        if near:
+            own = [n for n in inspect.signature(T2LM.__init__).parameters if n not in ("self", "kwargs")]
+            raise ValueError(f"unknown t2 model argument {name!r} — did you mean {near!r}? "
+                             f"t2's own arguments: {', '.join(own)} (and HFLM's)")

@@ -8,7 +8,7 @@ neither, rows come from the Hugging Face hub.
 
 from __future__ import annotations
 
-import difflib
+from t2eval.names import did_you_mean
 import gzip
 import json
 import os
@@ -64,9 +64,7 @@ def get_spec(name: str) -> DatasetSpec:
     spec = DATASETS.get(name)
     if spec is not None:
         return spec
-    close = difflib.get_close_matches(str(name), DATASETS, n=1)
-    hint = f" — did you mean '{close[0]}'?" if close else ""
-    raise UnknownDatasetError(f"unknown dataset '{name}'{hint} available: {', '.join(sorted(DATASETS))}")
+    raise UnknownDatasetError(f"unknown dataset '{name}'{did_you_mean(name, DATASETS)} available: {', '.join(sorted(DATASETS))}")
 
 
 def check_split(spec: DatasetSpec, split: str) -> None:

@@ -20,7 +20,7 @@ LABELS = ("code", "math", "reasoning", "others")
 
 def dispatch_counts(samples: list[Path], scores: list[Score]) -> dict[str, Counter]:
     """Per method: Counter of (true task or label, predicted label)."""
-    from ..backend.dispatch import parse_label
+    from ..dispatch import parse_label
 
     out: dict[str, Counter] = {}
     for path in samples:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from ..atomic import atomic_path
 
 FORMAT = "t2eval-expert"
 FORMAT_VERSION = "1"
@@ -88,12 +88,8 @@ def save_expert(expert: Expert, path: str | Path) -> Path:
             "rescale": json.dumps(expert.rescale), "provenance": json.dumps(expert.provenance),
             "t2eval_version": __version__}
     tensors = {name: v.detach().float().cpu().contiguous() for name, v in expert.z.items()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 
 from .fingerprint import model_fingerprint
 from .targets import select_targets
+from ..atomic import atomic_path
 
 SVD_FORMAT = "1"
 SPOT_CHECK_ROWS = 4
@@ -125,10 +125,8 @@ def _save(decomposition: Decomposition, path: Path) -> None:
     meta = {"format": "t2eval-svd", "format_version": SVD_FORMAT, "key": decomposition.key,
             "base_fingerprint": decomposition.base_fingerprint,
             "names": json.dumps(decomposition.names)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def _load(path: Path, key: str, fingerprint: str, weights: dict[str, torch.Tensor]) -> Decomposition:

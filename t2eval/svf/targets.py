@@ -13,7 +13,7 @@ Presets (Llama/Mistral/Qwen naming), following the paper's ablation (Table 4):
 
 from __future__ import annotations
 
-import difflib
+from ..names import did_you_mean
 import re
 
 PRESETS = {
@@ -40,9 +40,7 @@ def target_pattern(spec: str) -> str:
     if spec in PRESETS:
         return PRESETS[spec]
     if spec.isidentifier() and not any(c in spec for c in "._"):
-        close = difflib.get_close_matches(spec, PRESETS, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise TargetError(f"unknown target preset '{spec}'{hint} available: {', '.join(PRESETS)}; "
+        raise TargetError(f"unknown target preset '{spec}'{did_you_mean(spec, PRESETS)} available: {', '.join(PRESETS)}; "
                           "or pass a regular expression over module names, e.g. '\\.o_proj$'")
     try:
         re.compile(spec)

@@ -149,11 +149,9 @@ _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 def _coerce(key: str, value):
     if key not in _FIELDS:
-        import difflib
+        from ..names import did_you_mean
 
-        close = difflib.get_close_matches(key, _FIELDS, n=1)
-        hint = f" — did you mean '{close[0]}'?" if close else ""
-        raise ConfigError(f"unknown training setting '{key}'{hint}")
+        raise ConfigError(f"unknown training setting '{key}'{did_you_mean(key, _FIELDS)}")
     if isinstance(value, str):
         try:
             value = yaml.safe_load(value) if value != "" else value

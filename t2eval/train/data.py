@@ -195,8 +195,8 @@ def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
     """The classification task of z_c: the three expert tasks' train/validation halves as
     pass-1 prompts (the backend's ``classification_prompt(question_of(doc))``) with gold
     labels math / code / reasoning, balanced per label, shuffled. Reward: ``score_dispatch``."""
-    from t2eval.backend.dispatch import classification_prompt, question_of
-    from t2eval.backend.lm import PASS1_GEN
+    from t2eval.dispatch import classification_prompt, question_of
+    from t2eval.dispatch import PASS1_GEN
 
     parts: dict[str, list[list[dict]]] = {"train": [], "val": []}
     for source in CLS_SOURCES:

@@ -1,0 +1,95 @@
+"""Default ``--model t2`` against ``--model hf`` on stock multiple-choice tasks, side by side
+in one process: wall time (P2c), pass 1 as a share of pass 2 (P2b), and scores with a
+paired bootstrap 95% CI over the same documents.
+
+Run:  HF_DATASETS_OFFLINE=1 python benchmarks/bench_pass1.py --tasks arc_easy,arc_challenge --limit 200
+      (--limit 0: the full test sets; --t2-args strategy=prompt,dispatch=generate ... to compare others)
+Writes the per-document scores and timings to --out (JSON) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def per_doc(samples: list[dict], metric: str) -> dict[int, float]:
+    return {s["doc_id"]: float(s[metric]) for s in samples}
+
+
+def run(lm, tasks: list[str], limit: int | None) -> tuple[float, dict]:
+    from lm_eval import simple_evaluate
+
+    start = time.perf_counter()
+    out = simple_evaluate(model=lm, tasks=tasks, limit=limit, log_samples=True)
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default="arc_easy,arc_challenge")
+    parser.add_argument("--limit", type=int, default=200, help="documents per task (0: all)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--t2-args", default="", help="extra t2 model args, k=v,k=v")
+    parser.add_argument("--out", default="reports/runs/pass1/bench_pass1.json")
+    args = parser.parse_args()
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    from t2eval.backend import T2LM
+    from t2eval.models import resolve_model_path
+    from t2eval.stats import paired_bootstrap
+
+    tasks, limit = args.tasks.split(","), (args.limit or None)
+    t2_args = dict(kv.split("=", 1) for kv in args.t2_args.split(",") if kv)
+    start = time.perf_counter()
+    hf = HFLM(pretrained=resolve_model_path(), device="cpu", batch_size=args.batch_size)
+    hf_load = time.perf_counter() - start
+    hf_s, hf_out = run(hf, tasks, limit)
+    start = time.perf_counter()
+    t2 = T2LM(device="cpu", batch_size=args.batch_size, **t2_args)
+    t2_load = time.perf_counter() - start
+    t2_s, t2_out = run(t2, tasks, limit)
+    info = t2_out["config"]["t2"]
+    print(f"torch threads {torch.get_num_threads()}, batch size {args.batch_size}, limit {limit or 'all'}, "
+          f"t2: strategy={info['strategy']} dispatch={info['dispatch']} layout={info['pass1_layout']} "
+          f"options={info['pass1_options']}\n")
+    print(f"| P2c wall time | hf {hf_s:.1f} s (+ load {hf_load:.1f} s) | t2 {t2_s:.1f} s (+ load {t2_load:.1f} s) "
+          f"| t2/hf = {t2_s / hf_s:.2f} (with loads {(t2_s + t2_load) / (hf_s + hf_load):.2f}) |\n")
+    print("| task | n | pass 1 s | pass 2 s | pass 1 / pass 2 | labels | metric | hf -> t2 (paired 95% CI) |")
+    print("|---|---:|---:|---:|---:|---|---|---|")
+    record = {"tasks": tasks, "limit": limit, "batch_size": args.batch_size, "t2_args": t2_args,
+              "hf_seconds": hf_s, "t2_seconds": t2_s, "hf_load_seconds": hf_load, "t2_load_seconds": t2_load,
+              "threads": torch.get_num_threads(), "t2": info, "tasks_detail": {}}
+    for task in tasks:
+        timing = info["per_task"].get(task, {})
+        p1, p2 = timing.get("pass1_s", 0.0), timing.get("pass2_s", 0.0)
+        detail = {"pass1_s": p1, "pass2_s": p2, "labels": info["pass1_labels"].get(task, {})}
+        for metric in ("acc", "acc_norm"):
+            a, b = per_doc(hf_out["samples"][task], metric), per_doc(t2_out["samples"][task], metric)
+            ids = sorted(a)
+            diff = paired_bootstrap([a[i] for i in ids], [b[i] for i in ids])
+            detail[metric] = {"hf": [a[i] for i in ids], "t2": [b[i] for i in ids], "summary": str(diff)}
+            print(f"| {task} | {diff.n} | {p1:.1f} | {p2:.1f} | {100 * p1 / max(p2, 1e-9):.0f}% | "
+                  f"{detail['labels']} | {metric} | {diff} |")
+        record["tasks_detail"][task] = detail
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    for model, result in (("hf", hf_out), ("t2", t2_out)):  # lm-eval results files, for `t2eval report`
+        result = {k: v for k, v in result.items() if k != "samples"}
+        result["config"] = {**result["config"], "model": model}
+        path = out.with_suffix("") / model / "results_bench.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1, default=str))
+    print(f"\nwrote {out} and {out.with_suffix('')}/{{hf,t2}}/results_bench.json")
+
+
+if __name__ == "__main__":
+    main()
