@@ -9,7 +9,8 @@ import re
 LETTERS = "ABCDE"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _ANSWER_IS = re.compile(r"answer is[:\s]*\$?\s*(-?\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
-_LETTER = re.compile(r"^\W*(?:answer\W*)?\(?([A-E])\b")
+# a leading option letter; "A" followed by a lower-case word is the article ("A woodpecker taps…")
+_LETTER = re.compile(r"^\W*(?:answer\W*)?\(?(?!A\s+[a-z])([A-E])\b")
 _LETTER_ANYWHERE = re.compile(r"(?:answer is|answer:)\s*\(?([A-E])\b", re.IGNORECASE)
 
 

@@ -203,10 +203,32 @@ def test_fewshot_refuses_test_only_tasks():
             task = "humaneval_t2"
 
         has_validation_docs = has_training_docs = staticmethod(lambda: False)
+        has_test_docs = staticmethod(lambda: True)
         validation_docs = training_docs = None
 
     with pytest.raises(ValueError, match="leak into the score.*humaneval_t2_holdout"):
         held_out_docs(TestOnly(), 3, 0)
+
+
+def test_fewshot_never_draws_shots_from_the_scored_split():
+    """A task without a test split (stock hellaswag, piqa, ...) is scored on validation:
+    its shots come from train, and without a train split there are none."""
+    from t2eval.backend.fewshot import held_out_docs
+
+    class ValidationScored:
+        class config:
+            task = "piqa_like"
+
+        has_test_docs = staticmethod(lambda: False)
+        has_validation_docs = has_training_docs = staticmethod(lambda: True)
+        validation_docs = staticmethod(lambda: [{"split": "validation", "i": i} for i in range(5)])
+        training_docs = staticmethod(lambda: [{"split": "train", "i": i} for i in range(5)])
+
+    split, docs = held_out_docs(ValidationScored(), 3, 0)
+    assert split == "train" and {d["split"] for d in docs} == {"train"} and len(docs) == 3
+    ValidationScored.has_training_docs = staticmethod(lambda: False)
+    with pytest.raises(ValueError, match="it scores validation"):
+        held_out_docs(ValidationScored(), 3, 0)
 
 
 def test_cem_finds_the_best_mix_on_a_toy_objective():
@@ -349,3 +371,19 @@ def test_decisions_file_beside_the_results(tmp_path):
     (path,) = (tmp_path / "t2").glob("t2_decisions_*.jsonl")
     assert [json.loads(l) for l in path.read_text().splitlines()] == [
         {"task": "arc", "doc_id": 0, "label": "reasoning", "weights": "reasoning"}]
+
+
+def test_cem_candidates_are_clamped_and_presets_documented():
+    from t2eval.backend.cem import CEMConfig, cem_config, cem_search
+
+    seen = []
+    cem_search(lambda a: (seen.append(a.clone()) or 0.0, 0.0), (3,),
+               CEMConfig(population=16, generations=3, init_std=3.0, seed=0))
+    stacked = torch.stack(seen)
+    assert stacked.min() >= 0 and stacked.max() <= 1  # the reference clamps to [0, 1]
+    assert torch.allclose(stacked.sum(1), torch.ones(len(seen)))
+    ref = cem_config("reference")
+    assert (ref.population, ref.elite_ratio, ref.init_std) == (32, 0.2, 0.5)
+    assert cem_config("reference", population=4).population == 4  # explicit settings win
+    with pytest.raises(ValueError, match="unknown CEM preset 'referense' — did you mean 'reference'"):
+        cem_config("referense")

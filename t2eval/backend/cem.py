@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CEMConfig:
+    """CEM settings. Defaults are the ``cpu`` preset (a small search that fits a 2-core
+    machine); the reference implementation's are the ``reference`` preset: population 32,
+    elite ratio 0.2, initial std 0.5. Both clamp every candidate to [0, 1] before
+    normalising, as the reference does."""
+
     population: int = 8
     generations: int = 4
     elite_ratio: float = 0.25
@@ -27,6 +32,23 @@ class CEMConfig:
     min_std: float = 0.01
     normalize: bool = True  # project every candidate onto sum_k alpha_k = 1 (per layer)
     seed: int = 0
+
+
+PRESETS = {
+    "cpu": {"population": 8, "elite_ratio": 0.25, "init_std": 0.3, "generations": 4},
+    "reference": {"population": 32, "elite_ratio": 0.2, "init_std": 0.5, "generations": 4},
+}
+
+
+def cem_config(preset: str = "cpu", seed: int = 0, normalize: bool = True, **overrides) -> CEMConfig:
+    """A preset's settings with ``overrides`` (None values are ignored) on top."""
+    if preset not in PRESETS:
+        from ..names import did_you_mean
+
+        raise ValueError(f"unknown CEM preset {preset!r}{did_you_mean(preset, PRESETS)} valid: {', '.join(PRESETS)}")
+    settings = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return CEMConfig(int(settings["population"]), int(settings["generations"]), float(settings["elite_ratio"]),
+                     float(settings["init_std"]), normalize=normalize, seed=int(seed))
 
 
 @dataclass
@@ -38,11 +60,14 @@ class CEMResult:
 
 
 def _project(alpha: torch.Tensor, normalize: bool) -> torch.Tensor:
-    """Normalise over the expert dimension (dim 0); a near-zero sum is left alone."""
+    """Clamp to [0, 1], then normalise over the expert dimension (dim 0); where every weight
+    was clamped to 0 the uniform mix 1/K stands in."""
+    alpha = alpha.clamp(0.0, 1.0)
     if not normalize:
         return alpha
     total = alpha.sum(dim=0, keepdim=True)
-    return torch.where(total.abs() > 1e-6, alpha / total, alpha)
+    uniform = torch.full_like(alpha, 1.0 / alpha.shape[0])
+    return torch.where(total > 1e-6, alpha / total.clamp_min(1e-6), uniform)
 
 
 def cem_search(evaluate: Callable[[torch.Tensor], tuple[float, float]], shape: tuple[int, ...],

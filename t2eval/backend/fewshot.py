@@ -30,20 +30,27 @@ def load_task(task_name: str):
     raise ValueError(f"strategy=fewshot: lm-eval has no task named '{task_name}'")
 
 
+def scored_split(task) -> str:
+    """The split lm-eval scores: test when the task has one, else validation."""
+    return "test" if task.has_test_docs() else "validation"
+
+
 def held_out_docs(task, k: int, seed: int) -> tuple[str, list[dict]]:
-    """``k`` documents (seeded sample) from the validation split, else the training split."""
+    """``k`` documents (seeded sample) from the validation split, else the training split;
+    never from the split lm-eval scores (a task without a test split is scored on validation)."""
+    scored = scored_split(task)
     for split, has, docs in (("validation", task.has_validation_docs, task.validation_docs),
                              ("train", task.has_training_docs, task.training_docs)):
-        if has():
+        if split != scored and has():
             rows = list(docs())
             picked = random.Random(seed).sample(range(len(rows)), min(k, len(rows)))
             return split, [rows[i] for i in picked]
     name = task.config.task
     hint = (" Use humaneval_t2_holdout, which holds 20 problems out of the score for this."
             if name.startswith("humaneval") else "")
-    raise ValueError(f"strategy=fewshot needs a validation or training split in task '{name}'; "
-                     "it has only a test split, and few-shot examples taken from it would leak "
-                     f"into the score.{hint}")
+    raise ValueError(f"strategy=fewshot needs a split that lm-eval does not score in task '{name}' "
+                     f"(it scores {scored}; a validation or training split besides it); few-shot "
+                     f"examples taken from the scored split would leak into the score.{hint}")
 
 
 @dataclass
@@ -67,6 +74,16 @@ class FewShotSet:
                                            chat_template=chat_template)
             requests.append(reqs if isinstance(reqs, list) else [reqs])
         return cls(task, split, docs, requests)
+
+    def fingerprint(self) -> str:
+        """sha256 of the task's configuration and the held-out documents: a saved mix is
+        reused only for the same task definition and the same shots."""
+        import hashlib
+        import json
+
+        config = self.task.dump_config() if hasattr(self.task, "dump_config") else {}
+        blob = json.dumps([config, self.split, self.docs], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     def score(self, run: Runner, token_count: Callable[[str], int]) -> tuple[float, float]:
         """(mean task metric, mean per-token log-likelihood of the correct answers)."""

@@ -23,7 +23,7 @@ from ..engine import ENGINES, VLLMEngine
 from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
 from ..svf import SVFAdapter, decompose, load_expert, mix_experts, save_expert
-from .cem import CEMConfig, cem_search
+from .cem import cem_config, cem_search
 from .fewshot import FewShotSet, load_task
 from .library import ExpertLibrary, default_experts_dir
 from .strategies import BASE, make_strategy
@@ -55,7 +55,8 @@ class T2LM(HFLM):
                 — no --apply_chat_template — are sent as one user turn of it, so a chat-only
                 model answers) | off (prompts exactly as lm-eval renders them)
     fewshot (CEM over mixing weights, once per task, saved and reused):
-      shots (10), population (8), generations (4), elite_ratio (0.25), init_std (0.3),
+      shots (10), cem_preset = cpu | reference (population 8 | 32, elite_ratio 0.25 | 0.2,
+      init_std 0.3 | 0.5, generations 4; population, generations, elite_ratio, init_std override it),
       alpha = expert | layer (one alpha per expert, or per expert per layer),
       normalize = true | false (alpha sums to 1), seed (0), fewshot_dir (where mixes are saved)
     allow_foreign  true: use experts trained on another base model of the same shapes
@@ -69,8 +70,9 @@ class T2LM(HFLM):
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
                  strategy: str | None = None, dispatch: str = "score", pass1_layout: str = "system",
                  pass1_options: bool = True,
-                 adapt: str = "sample", chat: str = "auto", shots: int = 10, population: int = 8,
-                 generations: int = 4, elite_ratio: float = 0.25, init_std: float = 0.3,
+                 adapt: str = "sample", chat: str = "auto", shots: int = 10, cem_preset: str = "cpu",
+                 population: int | None = None, generations: int | None = None,
+                 elite_ratio: float | None = None, init_std: float | None = None,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf",
                  gpu_memory_utilization: float = 0.5, **kwargs):
@@ -86,9 +88,8 @@ class T2LM(HFLM):
         self.pass1_options = _as_bool("pass1_options", pass1_options)
         self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
         self.shots, self.seed, self.alpha_mode = int(shots), int(seed), alpha
-        self.cem_config = CEMConfig(int(population), int(generations), float(elite_ratio),
-                                    float(init_std), normalize=str(normalize).lower() == "true",
-                                    seed=int(seed))
+        self.cem_config = cem_config(cem_preset, seed, _as_bool("normalize", normalize), population=population,
+                                     generations=generations, elite_ratio=elite_ratio, init_std=init_std)
         self.strategy = make_strategy(strategy, self.library, adapt, shots=self.shots, alpha=alpha,
                                       cem=vars(self.cem_config))
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
@@ -271,19 +272,19 @@ class T2LM(HFLM):
     def fewshot_mix(self, task: str, requests: list[Instance]):
         """The saved mix for ``task`` if its settings match, else a freshly fitted (and saved) one."""
         chat = self._chat_mode(requests)
-        path = self._fewshot_path(task, chat)
+        shots = FewShotSet.build(load_task(task), self.shots, self.seed,
+                                 self.apply_chat_template if chat else None)
+        path = self._fewshot_path(task, chat, shots.fingerprint())
         if path.exists():
             log.info("fewshot: reusing the mix for %s from %s", task, path)
             return load_expert(path)
-        mix = self._fit_fewshot(task, chat)
+        mix = self._fit_fewshot(task, chat, shots)
         save_expert(mix, path)
         log.info("fewshot: saved the mix for %s to %s", task, path)
         return mix
 
-    def _fit_fewshot(self, task: str, chat: bool):
+    def _fit_fewshot(self, task: str, chat: bool, shots: FewShotSet):
         experts = list(self.library.by_label.values())
-        shots = FewShotSet.build(load_task(task), self.shots, self.seed,
-                                 self.apply_chat_template if chat else None)
         bank = self.adapter.merged_bank(experts)
         shape = (len(experts),) if self.alpha_mode == "expert" else (len(experts), self.config.num_hidden_layers)
 
@@ -320,11 +321,11 @@ class T2LM(HFLM):
         tail = self._chat_tail()
         return tail is not None and any(tail in str(r.args[0]) for r in requests)
 
-    def _fewshot_path(self, task: str, chat: bool):
+    def _fewshot_path(self, task: str, chat: bool, shots_fingerprint: str):
         from pathlib import Path
 
         settings = json.dumps([self.config_fingerprint(), task, self.shots, self.alpha_mode, chat,
-                               vars(self.cem_config)], sort_keys=True)
+                               vars(self.cem_config), shots_fingerprint], sort_keys=True)
         digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
         root = Path(self.fewshot_dir) if self.fewshot_dir else cache_root() / "fewshot" / model_slug(self.base_name)
         return root / f"{task}-{digest}.safetensors"
