@@ -125,14 +125,18 @@ class VLLMEngine:
 
     # ---------------------------------------------------------------- generation
     def generate(self, prompts: list[list[int]], max_tokens: int, stop: list[str] | None = None,
-                 temperature: float = 0.0, seeds: list[int] | None = None) -> list[list[int]]:
-        """Generated token ids for each prompt (token ids). Greedy at temperature 0, else plain
-        sampling (no top-k / top-p), one seed per prompt when given. Stop strings end a
-        sequence with the stop string's tokens kept (callers cut the text themselves)."""
+                 temperature: float = 0.0, seeds: list[int] | None = None, top_k: int = 0, top_p: float = 1.0,
+                 min_p: float = 0.0, repetition_penalty: float = 1.0) -> list[list[int]]:
+        """Generated token ids for each prompt (token ids). Greedy at temperature 0, else
+        sampling with the given top-k (0: off) / top-p / min-p / repetition penalty, one seed
+        per prompt when given. Stop strings end a sequence with the stop string's tokens kept
+        (callers cut the text themselves)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        params = [SamplingParams(max_tokens=max_tokens, temperature=temperature, top_k=0, top_p=1.0,
+        params = [SamplingParams(max_tokens=max_tokens, temperature=temperature, top_k=int(top_k),
+                                 top_p=float(top_p), min_p=float(min_p),
+                                 repetition_penalty=float(repetition_penalty),
                                  stop=[s for s in (stop or []) if s] or None,
                                  include_stop_str_in_output=True, detokenize=bool(stop),
                                  seed=None if seeds is None else int(seeds[i]))

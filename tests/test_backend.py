@@ -387,3 +387,17 @@ def test_cem_candidates_are_clamped_and_presets_documented():
     assert cem_config("reference", population=4).population == 4  # explicit settings win
     with pytest.raises(ValueError, match="unknown CEM preset 'referense' — did you mean 'reference'"):
         cem_config("referense")
+
+
+def test_vllm_gets_the_sampling_settings_hf_generate_would_use():
+    from transformers import GenerationConfig
+
+    from t2eval.backend.vllm_requests import sampling_settings
+
+    assert sampling_settings({"temperature": 0.8}) == {"temperature": 0.0}  # no do_sample: greedy
+    got = sampling_settings({"do_sample": True, "temperature": 0.8}, GenerationConfig())
+    # HF fills unset settings from transformers' defaults: top_k 50 (vLLM's own default is off)
+    assert got == {"temperature": 0.8, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0}
+    got = sampling_settings({"do_sample": True, "temperature": 0.6, "top_p": 0.95, "min_p": 0.05},
+                            GenerationConfig(top_k=20, repetition_penalty=1.1))
+    assert got == {"temperature": 0.6, "top_k": 20, "top_p": 0.95, "min_p": 0.05, "repetition_penalty": 1.1}

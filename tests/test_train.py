@@ -12,7 +12,7 @@ import torch
 from conftest import data_dir, make_tiny_llama
 from t2eval.svf import SVFAdapter, decompose, load_expert
 from t2eval.train import TaskError, TrainTask, Trainer, build_config, build_task, train, train_sweep
-from t2eval.train.config import ConfigError
+from t2eval.train.config import ConfigError, TrainConfig
 from t2eval.train.loop import TIMING_KEYS, ResumeError
 from t2eval.train.objective import kl_per_token, micro_loss, response_log_softmax
 from t2eval.train.rollout import generate, position_ids
@@ -145,6 +145,28 @@ def test_kl_direction_matches_manual_computation():
     p, q = torch.tensor([[0.9, 0.1]]).log(), torch.tensor([[0.5, 0.5]]).log()
     assert float(kl_per_token(p, q)) == pytest.approx(0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5), rel=1e-5)
     assert float(kl_per_token(p, q)) != pytest.approx(float(kl_per_token(q, p)), rel=1e-2)
+
+
+def test_kl_norm_per_sequence_scales_the_penalty_by_tokens_per_sequence():
+    model = make_tiny_llama()
+    dec = decompose(model, "mlp", use_cache=False, progress=False)
+    adapter = SVFAdapter(model, dec)
+    batch = _sampled(model)
+    with torch.no_grad():
+        base = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)[0]
+    gen = torch.Generator().manual_seed(0)
+    z = {n: torch.nn.Parameter((torch.randn(f.S.shape, generator=gen)).exp()) for n, f in dec.factors.items()}
+    losses = {}
+    with adapter.trainable(z, rescale=True):
+        for norm in ("per_token", "per_sequence"):
+            for coef in (0.0, 1.0):
+                losses[norm, coef], stats = micro_loss(model, batch, torch.zeros(4), base, kl_coef=coef, num_seqs=4,
+                                                       num_tokens=batch.num_response_tokens, kl_norm=norm)
+    kl_sum = stats["kl_sum"]
+    assert float(losses["per_token", 1.0] - losses["per_token", 0.0]) == pytest.approx(kl_sum / batch.num_response_tokens, rel=1e-4)
+    assert float(losses["per_sequence", 1.0] - losses["per_sequence", 0.0]) == pytest.approx(kl_sum / 4, rel=1e-4)
+    with pytest.raises(ConfigError, match="kl_norm"):
+        TrainConfig(task="arc_easy_t2", kl_norm="per_doc").validate()
 
 
 def test_logprobs_are_recomputed_on_the_sampled_ids():

@@ -33,6 +33,35 @@ def generate_until(lm, engine, requests, disable_tqdm: bool = False) -> list[str
     return results
 
 
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty")
+
+
+def sampling_settings(kwargs: dict, generation_config=None) -> dict:
+    """The sampling settings HF ``generate`` would use for these lm-eval gen_kwargs: each from
+    the request, else the model's generation_config, else transformers' own defaults (top_k
+    50 among them), else vLLM's neutral value. Greedy (no do_sample) is temperature 0."""
+    if not kwargs.get("do_sample"):
+        return {"temperature": 0.0}
+    defaults = _hf_generation_defaults()
+    out = {}
+    for key in SAMPLING_KEYS:
+        value = kwargs.get(key)
+        if value is None:
+            value = getattr(generation_config, key, None)
+        if value is None:
+            value = defaults.get(key)
+        if value is not None:
+            out[key] = int(value) if key == "top_k" else float(value)
+    return out
+
+
+def _hf_generation_defaults() -> dict:
+    from transformers import GenerationConfig
+
+    getter = getattr(GenerationConfig, "_get_default_generation_params", None)
+    return getter() if getter else {"temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0}
+
+
 def _generate_group(lm, engine, contexts: list[str], gen_kwargs: dict) -> list[str]:
     kwargs = normalize_gen_kwargs(gen_kwargs, lm.max_gen_toks)
     until = handle_stop_sequences(kwargs.pop("until", None), eos=lm.tok_decode(lm.eot_token_id,
@@ -41,8 +70,7 @@ def _generate_group(lm, engine, contexts: list[str], gen_kwargs: dict) -> list[s
     max_ctx_len = lm.max_length - max_gen_toks
     prompts = [lm.tok_batch_encode([c], left_truncate_len=max_ctx_len, truncation=lm.truncation)[0][0].tolist()
                for c in contexts]
-    temperature = float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0
-    outputs = engine.generate(prompts, max_gen_toks, until, temperature)
+    outputs = engine.generate(prompts, max_gen_toks, until, **sampling_settings(kwargs, lm.model.generation_config))
     think = lm.think_end_token if isinstance(lm.think_end_token, str) else None
     return [postprocess_generated_text(generation=lm.tok_decode(ids), stop=until, think_end_token=think)
             for ids in outputs]

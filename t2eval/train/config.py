@@ -49,6 +49,9 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     clip: float = 1e-3              # gradient max-norm
     kl: float = 0.0                 # lambda of the KL(pi_W' || pi_W) penalty
+    kl_norm: str = "per_token"      # per_token: KL averaged over response tokens | per_sequence: summed
+                                    # per sequence, averaged over sequences (the reference; the policy
+                                    # term sums log-probabilities per sequence, so lambda matches its scale)
     # z
     param: str = "raw"              # raw | sigmoid
     init: float | None = None       # initial multiplier (raw: 1.0, sigmoid: 0.5)
@@ -87,7 +90,8 @@ class TrainConfig:
         if not self.task:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
         choices = {"objective": ("rl", "sft"), "param": ("raw", "sigmoid"), "method": METHODS,
-                   "baseline": ("none", "mean"), "logp": ("sum", "mean"), "engine": ("hf", "vllm")}
+                   "baseline": ("none", "mean"), "logp": ("sum", "mean"), "engine": ("hf", "vllm"),
+                   "kl_norm": ("per_token", "per_sequence")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")

@@ -281,7 +281,8 @@ class Trainer:
             with self.policy.trainable():
                 loss, st = micro_loss(self.model, batch, None if advantages is None else advantages[c], base,
                                       kl_coef=cfg.kl, num_seqs=len(docs), num_tokens=num_tokens,
-                                      logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective)
+                                      logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective,
+                                      kl_norm=cfg.kl_norm)
                 loss.backward()
             for key in totals:
                 totals[key] += st.get(key, 0.0)

@@ -57,12 +57,15 @@ def sequence_logp(token_logp: torch.Tensor, rows: torch.Tensor, num_rows: int, r
 
 def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: torch.Tensor | None,
                *, kl_coef: float, num_seqs: int, num_tokens: int, logp: str = "sum",
-               temperature: float = 1.0, objective: str = "rl") -> tuple[torch.Tensor, dict]:
+               temperature: float = 1.0, objective: str = "rl",
+               kl_norm: str = "per_token") -> tuple[torch.Tensor, dict]:
     """Loss (to minimise) of one micro-batch and its summed statistics.
 
     ``batch``: a Rollout; ``advantages`` (B_micro,): rewards (minus a baseline) for RL;
     ``base_log_probs``: the base model's ``response_log_softmax`` on the same batch (needed
-    when ``kl_coef > 0``; used for logging otherwise).
+    when ``kl_coef > 0``; used for logging otherwise). ``kl_norm``: the KL summed over the
+    update's tokens divided by its token count (``per_token``) or by its sequence count
+    (``per_sequence``, the reference's scale).
     """
     log_probs, ids, rows = response_log_softmax(model, batch.input_ids, batch.attention_mask,
                                                 batch.response_mask, temperature)
@@ -77,7 +80,7 @@ def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: to
         kl = kl_per_token(log_probs, base_log_probs)
         stats["kl_sum"] = float(kl.detach().sum())
         if kl_coef > 0:
-            loss = loss + kl_coef * kl.sum() / num_tokens
+            loss = loss + kl_coef * kl.sum() / (num_seqs if kl_norm == "per_sequence" else num_tokens)
     return loss, stats
 
 
