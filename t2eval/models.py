@@ -67,10 +67,61 @@ def model_slug(name: str) -> str:
 
 def resolve_model_path(name: str = DEFAULT_MODEL) -> str:
     """Return something ``from_pretrained`` loads: a converted cache folder for an
-    embedded alias, the name itself otherwise (hub id or local folder)."""
+    embedded alias, the name itself otherwise (hub id or local folder).
+
+    Raises:
+        ModelResolutionError: ``name`` is no alias, no model folder, and no hub id that can
+        be had (not in the local hub cache while the hub is offline or unreachable).
+    """
     if name in EMBEDDED:
         return str(ensure_converted(name))
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelResolutionError(f"model folder {name} has no config.json; pass a Hugging Face model "
+                                       f"folder, a hub id, or an embedded alias ({', '.join(EMBEDDED)})")
+        return name
+    if _in_hub_cache(name):
+        return name
+    offline = _hub_offline()
+    if offline or not _looks_like_hub_id(name):
+        from .names import did_you_mean
+
+        why = (f"the Hugging Face hub is unreachable from here ({offline}) and the local hub cache has no copy"
+               if offline else "it is not a hub id (owner/name)")
+        raise ModelResolutionError(
+            f"model {name!r} not found: no such folder, and {why}.{did_you_mean(name, EMBEDDED)} "
+            f"Pass a local model folder or an embedded alias: {', '.join(EMBEDDED)}")
     return name
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return 1 <= len(parts) <= 2 and all(p and not p.startswith(".") for p in parts)
+
+
+def _in_hub_cache(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:
+        return False
+
+
+def _hub_offline() -> str | None:
+    """Why the hub cannot be reached (HF_HUB_OFFLINE, or its host does not resolve), else None."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE=1"
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return f"{host} does not resolve: this machine is offline"
+    return None
 
 
 def load_model(name: str = DEFAULT_MODEL, dtype=None, device: str = "cpu"):
@@ -155,7 +206,11 @@ def _write_hf_folder(gguf: Path, out: Path) -> None:
 
 
 def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``; an old ``target`` is moved aside first, then deleted."""
+    """Move ``new`` to ``target``; an old ``target`` is moved aside first, then deleted.
+    ``new`` (a mkdtemp folder, mode 0700) gets the mode a plain mkdir would give it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(new, 0o777 & ~umask)
     if target.exists():
         trash = target.with_name(f".{target.name}.old-{os.getpid()}")
         target.rename(trash)

@@ -178,6 +178,8 @@ def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_fo
     assert len(cached.dbdict) == 1 + len(reqs)  # ... but only pass-2 answers (+ marker) were cached
     calls = []
     monkeypatch.setattr(HFLM, "_detect_batch_size", lambda self, r=None, p=0: calls.append(1) or 4)
+    assert lm._detect_batch_size() == 8 and not calls  # CPU: no probe (it would take minutes and GBs)
+    lm._auto_batch_size, lm._device = None, torch.device("cuda")
     assert lm._detect_batch_size() == lm._detect_batch_size() == 4
     assert len(calls) == 1
 
@@ -311,6 +313,7 @@ def test_score_dispatch_matches_lm_eval_loglikelihood(tiny_hf_folder, tmp_path):
             {"text": "Write a function that reverses a list."}]
     reqs = [Instance("loglikelihood", d, ("ctx", " x"), 0, metadata=("toy", i, 1)) for i, d in enumerate(docs)]
     labels = lm.classify(reqs)
+    lm.share_context = False  # the reference: HFLM's own loop
     for i, doc in enumerate(docs):
         prompt = lm.apply_chat_template(pass1_messages(question_of(doc, ""), "system")) + ANSWER_PREFIX
         probes = [Instance("loglikelihood", doc, (prompt, label), 0) for label in LABELS]
@@ -401,3 +404,51 @@ def test_vllm_gets_the_sampling_settings_hf_generate_would_use():
     got = sampling_settings({"do_sample": True, "temperature": 0.6, "top_p": 0.95, "min_p": 0.05},
                             GenerationConfig(top_k=20, repetition_penalty=1.1))
     assert got == {"temperature": 0.6, "top_k": 20, "top_p": 0.95, "min_p": 0.05, "repetition_penalty": 1.1}
+
+
+def test_experts_env_and_misfit_experts_are_caught_at_start_up(tiny_hf_folder, tmp_path, monkeypatch):
+    from t2eval.backend import T2LM
+    from t2eval.backend.library import default_experts_dir
+    from t2eval.models import model_slug
+    from t2eval.svf import ExpertError
+
+    flat = _experts_folder(tiny_hf_folder, tmp_path / "flat")
+    monkeypatch.setenv("T2EVAL_EXPERTS", str(flat))
+    assert default_experts_dir(model_slug(str(tiny_hf_folder))) == flat  # a flat folder of experts works
+    monkeypatch.setenv("T2EVAL_EXPERTS", str(tmp_path / "nothing-here"))
+    with pytest.raises(ExpertError, match="neither a model/ folder nor expert files"):
+        default_experts_dir("model")
+    monkeypatch.delenv("T2EVAL_EXPERTS")
+    # an expert for a model of other shapes fails when t2 starts, even if no document would use it
+    other = tmp_path / "other-model"
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=len(AutoTokenizer.from_pretrained(tiny_hf_folder)), hidden_size=32,
+                         intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    LlamaForCausalLM(config).save_pretrained(other)
+    AutoTokenizer.from_pretrained(tiny_hf_folder).save_pretrained(other)
+    mixed = _experts_folder(other, tmp_path / "mixed", labels=("code",))
+    for f in flat.glob("math.*"):
+        (mixed / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(ExpertError):
+        T2LM(pretrained=str(tiny_hf_folder), experts=str(mixed), strategy="math", device="cpu")
+
+
+def test_shared_context_loglikelihoods_equal_hflms(tiny_hf_folder):
+    """share_context: one forward per distinct context, the same numbers and greedy flags as
+    HFLM's own loop, including an empty context and a request HFLM truncates."""
+    from lm_eval.api.instance import Instance
+
+    from t2eval.backend import T2LM
+
+    shared = T2LM(pretrained=str(tiny_hf_folder), strategy="none", device="cpu", batch_size=2, max_length=64)
+    plain = T2LM(pretrained=str(tiny_hf_folder), strategy="none", device="cpu", batch_size=3, max_length=64,
+                 share_context=False)
+    args = [(f"Question: what is {q}?\nAnswer:", f" {a}") for q in ("2+2", "the sun", "a very long word")
+            for a in ("4", "a star", "none of these", "x")]
+    args += [("", "hello world"), ("word " * 80, " end"), ("Question: what is 2+2?\nAnswer: ", "4")]
+    reqs = [Instance("loglikelihood", {}, a, 0, metadata=("toy", i, 1)) for i, a in enumerate(args)]
+    got, want = shared.loglikelihood(reqs), plain.loglikelihood(reqs)
+    assert [g for _, g in got] == [g for _, g in want]
+    assert torch.allclose(torch.tensor([l for l, _ in got]), torch.tensor([l for l, _ in want]), atol=1e-4)
+    assert shared.config_fingerprint() != plain.config_fingerprint()

@@ -63,7 +63,8 @@ def test_crash_during_conversion_leaves_no_half_cache(fake_convert, monkeypatch)
     assert not [p for p in root.iterdir() if p.name.startswith(".smollm2")]
 
 
-def test_names_pass_through_and_slugs():
+def test_names_pass_through_and_slugs(monkeypatch):
+    monkeypatch.setattr(models, "_hub_offline", lambda: None)  # a machine that reaches the hub
     assert models.resolve_model_path("HuggingFaceTB/SmolLM2-135M") == "HuggingFaceTB/SmolLM2-135M"
     assert models.model_slug("HuggingFaceTB/SmolLM2-135M-Instruct") == "smollm2-135m-instruct"
     assert models.model_slug("/data/my models/llama 3/") == "llama-3"
@@ -88,3 +89,21 @@ def test_embedded_folder_is_a_plain_hf_model(embedded):
     ids = tokenizer("2 + 2 =", return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.isfinite(model(ids).logits).all()
+
+
+def test_unknown_models_fail_with_the_aliases(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from t2eval.models import ModelResolutionError, resolve_model_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelResolutionError, match="'nosuchorg/nosuch' not found.*HF_HUB_OFFLINE=1.*smollm2-135m-instruct"):
+        resolve_model_path("nosuchorg/nosuch")
+    with pytest.raises(ModelResolutionError, match="did you mean 'smollm2-135m-instruct'"):
+        resolve_model_path("smolm2-135m-instruct")
+    with pytest.raises(ModelResolutionError, match="has no config.json"):
+        resolve_model_path(str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "t2eval.cli", "model", "path", "nosuchorg/nosuch"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "not found" in done.stderr and not done.stdout

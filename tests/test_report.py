@@ -149,3 +149,17 @@ def test_cross_model_transfer_ordered_vs_shuffled_on_tiny_models():
             mixed = b(ids).logits
     assert not torch.allclose(base, ordered) and not torch.allclose(ordered, mixed)
     assert torch.equal(base, b(ids).logits)   # removed again, bit for bit
+
+
+def test_a_broken_results_file_is_named_and_skipped(tmp_path, caplog):
+    good = write_results(tmp_path / "runs" / "a", "1", "t2", {}, {"gsm8k_t2": (0.25, 100)}, t2_block("none"))
+    broken = tmp_path / "runs" / "b" / "results_2.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(good.read_text()[:50])  # truncated JSON
+    with caplog.at_level("WARNING"):
+        scores, _, _ = collect([tmp_path / "runs"])
+    assert [s.value for s in scores] == [0.25]
+    assert any(str(broken) in r.getMessage() and "skipping" in r.getMessage() for r in caplog.records)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="nothing to report"):
+        collect([tmp_path / "empty"])

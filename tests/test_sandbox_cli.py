@@ -49,3 +49,13 @@ def test_selftest_reports_layers_and_checks():
         assert "[FAIL]" not in result.output
     else:  # the weak layer cannot contain everything, and says so
         assert result.exit_code == 1 and "[FAIL]" in result.output
+
+
+def test_run_refuses_a_timeout_of_zero_or_less_and_states_the_output_cap(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text("print('x' * 70000)\n")
+    for bad in ("0", "-1"):
+        result = run_cli("run", "--timeout", bad, str(script))
+        assert result.exit_code == 2 and "--timeout" in result.output  # a usage error, nothing ran
+    result = CliRunner().invoke(sandbox, ["run", str(script)], catch_exceptions=False)
+    assert result.exit_code == 0 and "truncated at the 64 KiB output cap" in result.output

@@ -434,3 +434,15 @@ def test_validation_ties_are_broken_by_reference_nll(tmp_path):
     assert trainer.best_step == 1 and trainer.best_nll == 1.5 and trainer.since_best == 1
     assert [r["val_nll"] for r in trainer.history] == [2.0, 1.5, 1.7]
     trainer.policy.close()
+
+
+def test_settings_are_type_checked_when_parsed():
+    from t2eval.train.config import build_config
+
+    for bad, message in ((["eval_every=abc"], "eval_every='abc': expected int"), (["steps=2.5"], "steps=2.5: expected int"),
+                         (["track_kl=maybe"], "track_kl='maybe': expected bool"),
+                         (["evl_every=3"], "unknown training setting 'evl_every' — did you mean 'eval_every'")):
+        with pytest.raises(ConfigError, match=message):
+            build_config("arc_easy_t2", overrides=bad)
+    cfg = build_config("arc_easy_t2", overrides=["lr=1e-3", "patience=none", "kl=1", "betas=[0.9, 0.99]"])
+    assert (cfg.lr, cfg.patience, cfg.kl, cfg.betas) == (1e-3, None, 1.0, (0.9, 0.99))

@@ -13,13 +13,18 @@ EXPERTS_ENV = "T2EVAL_EXPERTS"
 
 
 def default_experts_dir(model_slug: str) -> Path | None:
-    """``$T2EVAL_EXPERTS/<slug>`` if set, else the repository's ``experts/<slug>``, if present."""
-    roots = [Path(os.environ[EXPERTS_ENV])] if os.environ.get(EXPERTS_ENV) else []
-    roots.append(Path(__file__).resolve().parents[2] / "experts")
-    for root in roots:
+    """``$T2EVAL_EXPERTS`` when set: its ``<slug>/`` subfolder, or the folder itself when it
+    holds expert files (a flat folder); else the shipped ``experts/<slug>``, if present."""
+    if os.environ.get(EXPERTS_ENV):
+        root = Path(os.environ[EXPERTS_ENV]).expanduser()
         if (root / model_slug).is_dir():
             return root / model_slug
-    return None
+        if root.is_dir() and any(root.glob("*.safetensors")):
+            return root
+        raise ExpertError(f"${EXPERTS_ENV}={root} has neither a {model_slug}/ folder nor expert files "
+                          "(*.safetensors); point it at a folder of experts, or unset it for the shipped ones")
+    shipped = Path(__file__).resolve().parents[2] / "experts" / model_slug
+    return shipped if shipped.is_dir() else None
 
 
 @dataclass

@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
-from ..dispatch import LAYOUTS, Classifier, Pass1Runner, get_mode, question_of
+from ..dispatch import LAYOUTS, Classifier, Pass1Runner, continuation_scores, get_mode, question_of
 from ..engine import ENGINES, VLLMEngine
 from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
-from ..svf import SVFAdapter, decompose, load_expert, mix_experts, save_expert
+from ..svf import SVFAdapter, check_compatible, decompose, load_expert, mix_experts, save_expert
 from .cem import cem_config, cem_search
 from .fewshot import FewShotSet, load_task
 from .library import ExpertLibrary, default_experts_dir
@@ -33,6 +33,7 @@ from .vllm_requests import generate_until as vllm_generate_until
 log = logging.getLogger("lm_eval.t2")
 
 CHAT_MODES = ("auto", "off")
+CPU_AUTO_BATCH = 8
 
 
 class T2LM(HFLM):
@@ -65,6 +66,8 @@ class T2LM(HFLM):
                 engine that mirrors every expert swap; log-likelihoods stay on the HF model
     gpu_memory_utilization  engine=vllm on a GPU: vLLM's share of GPU memory (0.5; the HF
                 model lives on the same GPU)
+    share_context  true (default): log-likelihood requests that share a context (the options of
+                a multiple-choice question) run it once; false: HFLM's loop, one forward each
     """
 
     def __init__(self, pretrained: str = DEFAULT_MODEL, experts: str | None = None,
@@ -75,7 +78,7 @@ class T2LM(HFLM):
                  elite_ratio: float | None = None, init_std: float | None = None,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf",
-                 gpu_memory_utilization: float = 0.5, **kwargs):
+                 gpu_memory_utilization: float = 0.5, share_context: bool = True, **kwargs):
         # everything that can be wrong with the arguments fails here, before the (slow) model load
         _check_misspelled(kwargs)
         _check_choice("adapt", adapt, ("sample", "task"))
@@ -86,6 +89,7 @@ class T2LM(HFLM):
         mode = get_mode(dispatch)
         self.base_name, self.adapt, self.chat = pretrained, adapt, chat
         self.pass1_options = _as_bool("pass1_options", pass1_options)
+        self.share_context = _as_bool("share_context", share_context)
         self.library = ExpertLibrary.from_folder(experts or default_experts_dir(model_slug(pretrained)))
         self.shots, self.seed, self.alpha_mode = int(shots), int(seed), alpha
         self.cem_config = cem_config(cem_preset, seed, _as_bool("normalize", normalize), population=population,
@@ -122,6 +126,8 @@ class T2LM(HFLM):
         if not self.strategy.uses_experts:
             return None
         dec = decompose(self.model, self.library.targets or "mlp")
+        for expert in self.library.experts.values():  # at start-up, not when a document first needs it
+            check_compatible(expert, dec, self.allow_foreign)
         return SVFAdapter(self.model, dec, allow_foreign=self.allow_foreign)
 
     def _make_engine(self, name: str, path: str, gpu_share: float) -> VLLMEngine | None:
@@ -268,6 +274,37 @@ class T2LM(HFLM):
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
         return self._run(requests, super().loglikelihood_rolling, disable_tqdm)
 
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
+        """HFLM's log-likelihoods with each distinct context run once for all its continuations
+        (a multiple-choice question costs one forward, not one per option; share_context=false:
+        HFLM's own loop). Requests HFLM would truncate go to HFLM unchanged."""
+        if not self.share_context:
+            return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+        groups: dict[tuple, list[int]] = {}
+        for i, (_, context, continuation) in enumerate(requests):
+            if continuation and len(context) + len(continuation) <= self.max_length + 1:
+                groups.setdefault(tuple(context), []).append(i)
+        out: list = [None] * len(requests)
+        if groups:
+            batch = override_bs or (self.batch_size if isinstance(self.batch_size, int) else CPU_AUTO_BATCH)
+            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+            scored = continuation_scores(self.model, [list(c) for c in groups],
+                                         [[requests[i][2] for i in idx] for idx in groups.values()],
+                                         batch_size=max(1, batch), pad_id=pad,
+                                         progress=None if disable_tqdm else "Running loglikelihood requests "
+                                         f"(t2: {len(groups)} contexts, each run once)")
+            for idx, row in zip(groups.values(), scored):
+                for i, answer in zip(idx, row):
+                    out[i] = answer
+                    if requests[i][0] is not None:
+                        self.cache_hook.add_partial("loglikelihood", requests[i][0], answer)
+        rest = [i for i, answer in enumerate(out) if answer is None]
+        if rest:
+            for i, answer in zip(rest, super()._loglikelihood_tokens([requests[i] for i in rest], disable_tqdm,
+                                                                     override_bs)):
+                out[i] = answer
+        return out
+
     # ------------------------------------------------------------------ few-shot (CEM)
     def fewshot_mix(self, task: str, requests: list[Instance]):
         """The saved mix for ``task`` if its settings match, else a freshly fitted (and saved) one."""
@@ -332,9 +369,16 @@ class T2LM(HFLM):
 
     # ------------------------------------------------------------------ lm-eval features
     def _detect_batch_size(self, requests=None, pos: int = 0):
-        """batch_size=auto: detect once, then reuse for every expert group."""
+        """batch_size=auto: detect once, then reuse for every expert group. On a CPU there is
+        no out-of-memory signal to probe for (HFLM's probe would try batch 64 at the full
+        context length, gigabytes and minutes): t2 uses CPU_AUTO_BATCH and says so."""
         if self._auto_batch_size is None:
-            self._auto_batch_size = super()._detect_batch_size(requests, pos)
+            if str(self.device).startswith("cpu"):
+                log.warning("t2: batch_size=auto on a CPU: no probe, using batch size %d "
+                            "(pass --batch_size N to choose)", CPU_AUTO_BATCH)
+                self._auto_batch_size = CPU_AUTO_BATCH
+            else:
+                self._auto_batch_size = super()._detect_batch_size(requests, pos)
         return self._auto_batch_size
 
     @contextmanager
@@ -356,7 +400,7 @@ class T2LM(HFLM):
     def config_fingerprint(self) -> str:
         """sha256 of everything that decides which weights answer a request (and how it is asked)."""
         config = {"base": self.base_name, **self.strategy.fingerprint(), "pass1": {**self.pass1.fingerprint(), "options": self.pass1_options},
-                  "allow_foreign": self.allow_foreign, "chat": self.chat,
+                  "allow_foreign": self.allow_foreign, "chat": self.chat, "share_context": self.share_context,
                   "experts": sorted(e.fingerprint for e in self.library.experts.values())}
         return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
@@ -394,6 +438,7 @@ class T2LM(HFLM):
             "pass1_layout": self.pass1.layout,
             "pass1_options": self.pass1_options,
             "chat": self.chat,
+            "share_context": self.share_context,
             "chat_wrapped_tasks": sorted(self._chat_wrapped),
             "experts_folder": str(self.library.folder) if self.library.folder else None,
             "experts": {name: _expert_info(e) for name, e in self.library.experts.items()},

@@ -23,6 +23,6 @@ def report(results, out_dir, model, no_figures):
 
     try:
         path = build_report(list(results), out_dir, model=model, figures_on=not no_figures)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         raise click.BadParameter(str(err), param_hint="--results") from err
     click.echo(path)

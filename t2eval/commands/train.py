@@ -40,7 +40,7 @@ def train(task, overrides, **options):
 
     \b
     Examples:
-      t2eval train --task gsm8k_t2 --preset cpu -o experts/smollm2-135m-instruct/math.safetensors
+      t2eval train --task gsm8k_t2 --preset cpu -o my-experts/math.safetensors
       t2eval train --task arc_easy_t2 --preset cpu --kl 0,0.1,0.3
       t2eval train --task gsm8k_t2 --preset cpu --resume      # after Ctrl-C or kill -9
       t2eval train --task gsm8k_t2 --method lora-rl --lr 1e-4,5e-4   # Table 4, row 5

@@ -19,7 +19,7 @@ checking and for models whose cache cannot be copied.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from tqdm import tqdm
@@ -36,11 +36,9 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     return n
 
 
-@torch.no_grad()
 def continuation_logprobs(model, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]],
                           batch_size: int = 8, share_prefix: bool = True, pad_id: int = 0,
-                          progress: str | None = None,
-                          on_batch: Callable[[int], None] | None = None) -> list[list[float]]:
+                          progress: str | None = None) -> list[list[float]]:
     """``out[i][j] = sum_t log p(continuations[i][j][t] | prompts[i], continuations[i][j][:t])``.
 
     Args:
@@ -51,6 +49,16 @@ def continuation_logprobs(model, prompts: Sequence[Sequence[int]], continuations
         share_prefix: run the prefix common to all prompts once and reuse its KV cache.
         progress: title of a progress bar over documents (None: no bar).
     """
+    scored = continuation_scores(model, prompts, continuations, batch_size, share_prefix, pad_id, progress)
+    return [[logp for logp, _ in row] for row in scored]
+
+
+@torch.no_grad()
+def continuation_scores(model, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]],
+                        batch_size: int = 8, share_prefix: bool = True, pad_id: int = 0,
+                        progress: str | None = None) -> list[list[tuple[float, bool]]]:
+    """Like :func:`continuation_logprobs`, with lm-eval's ``is_greedy`` for each continuation:
+    ``(summed log-probability, every token is the argmax of its position)``."""
     if any(not c for conts in continuations for c in conts):
         raise ValueError("every continuation needs at least one token")
     device = next(model.parameters()).device
@@ -60,7 +68,7 @@ def continuation_logprobs(model, prompts: Sequence[Sequence[int]], continuations
         prefix = torch.tensor([list(prompts[0][:shared])], device=device)
         prefix_cache = model(input_ids=prefix, use_cache=True).past_key_values
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))  # less padding
-    out: list[list[float] | None] = [None] * len(prompts)
+    out: list[list[tuple[float, bool]] | None] = [None] * len(prompts)
     bar = tqdm(total=len(prompts), desc=progress, disable=progress is None)
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
@@ -69,13 +77,22 @@ def continuation_logprobs(model, prompts: Sequence[Sequence[int]], continuations
         for i, s in zip(batch, scores):
             out[i] = s
         bar.update(len(batch))
-        if on_batch:
-            on_batch(len(batch))
     bar.close()
     return out
 
 
-def _score_batch(model, suffixes, conts, shared: int, prefix_cache, pad_id: int, device) -> list[list[float]]:
+class _Tally:
+    """Summed log-probability and greedy flag of one continuation, token by token."""
+
+    def __init__(self):
+        self.logp, self.greedy = 0.0, True
+
+    def add(self, logp_row: torch.Tensor, token: int) -> None:
+        self.logp += float(logp_row[token])
+        self.greedy = self.greedy and int(logp_row.argmax()) == int(token)
+
+
+def _score_batch(model, suffixes, conts, shared: int, prefix_cache, pad_id: int, device) -> list[list[tuple[float, bool]]]:
     # Each row: the document's suffix, then the first multi-token continuation minus its last
     # token ("folded"): causal attention keeps the prompt-end logits of the other labels intact.
     fold = [next((j for j, c in enumerate(cs) if len(c) > 1), None) for cs in conts]
@@ -98,22 +115,20 @@ def _score_batch(model, suffixes, conts, shared: int, prefix_cache, pad_id: int,
                    past_key_values=cache, use_cache=True, logits_to_keep=torch.tensor(wanted, device=device))
     column = {p: k for k, p in enumerate(wanted)}
     logp = torch.log_softmax(result.logits.float(), -1)  # (B, len(wanted), V)
-    scores = []
+    tallies = [[_Tally() for _ in cs] for cs in conts]
     for b, e in enumerate(ends):
-        row = []
         for j, c in enumerate(conts[b]):
-            steps = range(len(c)) if j == fold[b] else range(1)
-            row.append(float(sum(logp[b, column[e + t], c[t]] for t in steps)))
-        scores.append(row)
+            for t in (range(len(c)) if j == fold[b] else range(1)):
+                tallies[b][j].add(logp[b, column[e + t]], c[t])
     later = [(b, j) for b in range(len(rows)) for j, c in enumerate(conts[b]) if len(c) > 1 and j != fold[b]]
     if later:  # prompt tokens only: the folded tokens are masked out
         prompt_mask = (positions_all[None] <= torch.tensor(ends, device=device)[:, None]).long()
         _add_later_tokens(model, result.past_key_values, later, conts, torch.tensor(ends, device=device) + 1,
-                          torch.cat([ones, prompt_mask], 1), shared, scores, pad_id, device)
-    return scores
+                          torch.cat([ones, prompt_mask], 1), shared, tallies, pad_id, device)
+    return [[(t.logp, t.greedy) for t in row] for row in tallies]
 
 
-def _add_later_tokens(model, cache, rows, conts, lengths, mask, shared, scores, pad_id, device) -> None:
+def _add_later_tokens(model, cache, rows, conts, lengths, mask, shared, tallies, pad_id, device) -> None:
     """Tokens 2.. of multi-token continuations: one forward over (document, continuation) rows."""
     width = max(len(conts[b][j]) - 1 for b, j in rows)
     docs = torch.tensor([b for b, _ in rows], device=device)
@@ -129,5 +144,5 @@ def _add_later_tokens(model, cache, rows, conts, lengths, mask, shared, scores, 
                    past_key_values=cache, use_cache=False)
     logp = torch.log_softmax(result.logits.float(), -1)
     for r, (b, j) in enumerate(rows):
-        targets = conts[b][j][1:]
-        scores[b][j] += float(sum(logp[r, t, tok] for t, tok in enumerate(targets)))
+        for t, tok in enumerate(conts[b][j][1:]):
+            tallies[b][j].add(logp[r, t], tok)

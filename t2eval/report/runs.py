@@ -20,10 +20,13 @@ method key                          results written by
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 SKIP_KEYS = ("alias", "name", "sample_len", "sample_count")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -175,12 +178,18 @@ def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], li
             raise FileNotFoundError(f"--results {root}: no such file or folder")
         files = [root] if root.is_file() else sorted(root.rglob("*"))
         for path in files:
-            if path.name.startswith("results_") and path.suffix == ".json":
-                scores.extend(read_results(path))
-            elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
-                samples.append(path)
-            elif path.name in ("summary.json", "t2eval.json") or path.name.endswith(".metrics.jsonl"):
-                runs.append(_read_run(path))
+            try:
+                if path.name.startswith("results_") and path.suffix == ".json":
+                    scores.extend(read_results(path))
+                elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
+                    samples.append(path)
+                elif path.name in ("summary.json", "t2eval.json") or path.name.endswith(".metrics.jsonl"):
+                    runs.append(_read_run(path))
+            except (ValueError, KeyError, TypeError, AttributeError) as err:  # json errors are ValueErrors
+                log.warning("t2eval report: skipping %s, which cannot be read (%s: %s)", path, type(err).__name__, err)
+    if not scores and not runs and not samples:
+        raise ValueError(f"no lm-eval results (results_*.json), training runs or dispatch samples under "
+                         f"{', '.join(map(str, paths))}: nothing to report")
     return scores, [run for run in runs if run], samples
 
 

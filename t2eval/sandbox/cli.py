@@ -40,7 +40,7 @@ def _relay(result) -> None:
     sys.stderr.write(result.stderr)
     for name in ("stdout", "stderr"):
         if getattr(result, f"{name}_truncated"):
-            sys.stderr.write(f"\n[t2eval sandbox: {name} truncated]\n")
+            sys.stderr.write(f"\n[t2eval sandbox: {name} truncated at the {Limits().output_bytes // 1024} KiB output cap]\n")
     if result.status != "ok":
         sys.stderr.write(f"[t2eval sandbox: {result.status}: {result.reason}]\n")
 
@@ -48,8 +48,9 @@ def _relay(result) -> None:
 @sandbox.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.argument("args", nargs=-1)
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Wall-clock seconds.")
-@click.option("--memory", type=int, default=1024, show_default=True, help="Address-space limit in MiB.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Wall-clock seconds (> 0).")
+@click.option("--memory", type=click.IntRange(min=1), default=1024, show_default=True, help="Address-space limit in MiB.")
 @click.option("--json", "as_json", is_flag=True, help="Print the structured result instead of the output.")
 @click.option("--strict/--no-strict", default=None, help="Refuse to run without OS isolation "
               "(default: T2EVAL_SANDBOX_STRICT).")
@@ -57,7 +58,8 @@ def run_cmd(file, args, timeout, memory, as_json, strict):
     """Run FILE like `python FILE` would, inside the sandbox.
 
     A copy of FILE's folder is the working directory (/sandbox/work, read-only);
-    /tmp is a small writable scratch space; there is no network.
+    /tmp is a small writable scratch space; there is no network. The first 64 KiB of stdout
+    and of stderr are kept (a note on stderr says when output was cut).
     """
     from .probe import SandboxUnavailable
     from .program import run_file

@@ -168,7 +168,34 @@ def _coerce(key: str, value):
         return float(value)
     if key in ("name", "label", "task", "model", "targets", "method", "peft_modules", "engine") and value is not None:
         return str(value)
-    return value
+    return _typed(key, value)
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "tuple": (tuple, list)}
+
+
+def _typed(key: str, value):
+    """``value`` if it has the setting's declared type, else a ConfigError naming both (at
+    parse time: a wrong type must not surface minutes into a run)."""
+    annotation = str(_FIELDS[key].type)
+    kinds = [k.strip() for k in annotation.split("|")]
+    if "None" in kinds and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
+        return None
+    if isinstance(value, str):  # numbers YAML leaves as text, e.g. 1e-3
+        for kind, parse in (("int", int), ("float", float)):
+            if kind in kinds:
+                try:
+                    value = parse(value)
+                    break
+                except ValueError:
+                    pass
+    for kind in kinds:
+        allowed = _TYPES.get(kind)
+        if allowed is None:
+            return value  # a type this check does not know: left to validate()
+        if isinstance(value, allowed) and not (isinstance(value, bool) and kind in ("int", "float")):
+            return float(value) if kind == "float" else value
+    raise ConfigError(f"training setting {key}={value!r}: expected {annotation.replace('None', 'none')}")
 
 
 def _override_dict(overrides) -> dict:
