@@ -31,6 +31,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .models import DEFAULT_MODEL
+
 SCORE_MARGIN = 0.10      # min = measured score - margin (a few documents of a 50-document slice)
 NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin)
 
@@ -78,7 +80,7 @@ def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
             raise GateError(f"{path}: [experts.{name}] needs a task")
         keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint")
         bounds.append(Bound(name, entry["task"], **{k: entry[k] for k in keys if k in entry}, recorded=entry))
-    return data.get("model", "smollm2-135m-instruct"), bounds
+    return data.get("model", DEFAULT_MODEL), bounds
 
 
 # ----------------------------------------------------------------------------- measuring

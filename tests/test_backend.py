@@ -452,3 +452,14 @@ def test_shared_context_loglikelihoods_equal_hflms(tiny_hf_folder):
     assert [g for _, g in got] == [g for _, g in want]
     assert torch.allclose(torch.tensor([l for l, _ in got]), torch.tensor([l for l, _ in want]), atol=1e-4)
     assert shared.config_fingerprint() != plain.config_fingerprint()
+
+
+def test_t2eval_eval_help_is_its_own():
+    from click.testing import CliRunner
+
+    from t2eval.commands.eval import eval as eval_cmd
+
+    out = CliRunner().invoke(eval_cmd, ["--help"]).output
+    assert out.startswith("Usage: t2eval eval") and "--model_args of t2" in out
+    for arg in ("strategy", "dispatch", "pass1_layout", "chat", "share_context", "cem_preset"):
+        assert f"\n{arg}" in out or f" {arg} " in out, arg

@@ -6,6 +6,7 @@ import time
 
 import click
 
+from ..models import DEFAULT_MODEL
 PROMPT = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?"
 
 
@@ -33,7 +34,7 @@ def _step(label: str, started: float) -> None:
 
 
 @click.command()
-@click.option("--model", "model_name", default="smollm2-135m-instruct", show_default=True)
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True)
 @click.option("--targets", default="mlp", show_default=True, help="mlp | attn | all | regex")
 @click.option("--max-new-tokens", default=48, show_default=True)
 def demo(model_name, targets, max_new_tokens):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..models import DEFAULT_MODEL
+
 
 @click.group()
 def model():
@@ -11,7 +13,7 @@ def model():
 
 
 @model.command("path")
-@click.argument("name", default="smollm2-135m-instruct")
+@click.argument("name", default=DEFAULT_MODEL)
 def path_cmd(name):
     """Print a folder/id that any HF tool (HFLM, PEFT, vLLM) can load for NAME.
 

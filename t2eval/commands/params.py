@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..models import DEFAULT_MODEL
 
 @click.command()
-@click.option("--model", "model_name", default="smollm2-135m-instruct", show_default=True,
+@click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True,
               help="Embedded alias, hub id, or folder with a config.json.")
 @click.option("--targets", default=None, help="SVF targets: mlp | attn | all | a regex over module names.")
 @click.option("--lora-rank", type=int, default=None, help="Count a PEFT adapter of this rank instead.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from ..models import DEFAULT_MODEL
 from . import figures
 from .runs import Score, TrainingRun, collect
 from .tables import SPECS, render_table, timing_table, training_table
@@ -49,7 +50,7 @@ def build_report(results: list[str | Path], out_dir: str | Path, model: str | No
     """Write ``out_dir/paper_tables.md`` (+ PNG figures in ``out_dir/figures/``)."""
     out_dir = Path(out_dir)
     scores, runs, samples = collect(results)
-    model_name = model or _model_name(scores, "smollm2-135m-instruct")
+    model_name = model or _model_name(scores, DEFAULT_MODEL)
     root = Path.cwd()
     parts = [_header(results, model_name, scores, runs)]
     for spec in SPECS:

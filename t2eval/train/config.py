@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from ..models import DEFAULT_MODEL
+
 METHODS = ("svf", "lora", "dora", "ia3")
 
 
@@ -31,7 +33,7 @@ class ConfigError(ValueError):
 @dataclass
 class TrainConfig:
     task: str = ""
-    model: str = "smollm2-135m-instruct"
+    model: str = DEFAULT_MODEL
     targets: str = "mlp"
     objective: str = "rl"           # rl (REINFORCE + KL) | sft (next-token on reference solutions)
     method: str = "svf"             # svf (z vectors) | lora | dora | ia3 (PEFT baselines)
