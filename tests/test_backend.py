@@ -289,7 +289,7 @@ def test_strategies_are_registered_classes():
     assert make_strategy("fewshot", empty.__class__({"m": _Labelled("math")}), shots=3).fingerprint() == {
         "strategy": "fewshot", "shots": 3}
     fixed = make_strategy("expert:m", ExpertLibrary({"m": _Labelled(None)}, None))
-    assert isinstance(fixed, FixedExpert) and fixed.plan(None, [1, 2]) == ["m", "m"]
+    assert isinstance(fixed, FixedExpert) and fixed.plan(None, [1, 2]) == ["m", "m"] and fixed.name == "expert:m"
 
 
 class _Labelled:

@@ -68,7 +68,7 @@ def make_strategy(name: str | None, library: ExpertLibrary, adapt: str = "sample
     if name in STRATEGIES:
         strategy = STRATEGIES[name](library, adapt, **options)
     elif name.startswith("expert:") or name in library.experts:
-        strategy = FixedExpert(library, adapt, name.removeprefix("expert:"))
+        strategy = FixedExpert(library, adapt, name)
     else:
         experts = f"; experts in {library.folder}: {', '.join(library.experts)}" if library.experts else ""
         raise ValueError(f"unknown strategy {name!r}{did_you_mean(name, [*STRATEGIES, *library.experts])} "
@@ -96,9 +96,9 @@ class FixedExpert(Strategy):
 
     needs_labels = False
 
-    def __init__(self, library, adapt, expert_name: str):
+    def __init__(self, library, adapt, name: str):
         super().__init__(library, adapt)
-        self.expert_name, self.name = expert_name, expert_name
+        self.name, self.expert_name = name, name.removeprefix("expert:")  # the name as given
 
     def check(self):
         self.library.get(self.expert_name)  # "unknown expert ... did you mean"
