@@ -97,13 +97,19 @@ def _sampled(model, n=4):
     return generate(model, tok, ["abc", "bcdefg", "hh", "dcba"][:n], 6, [], do_sample=True)
 
 
-def test_kl_is_zero_at_identity():
+def _policy_setup(targets: str):
+    """(model, decomposition, adapter, a sampled batch, the base model's response log-softmax)."""
     model = make_tiny_llama()
-    dec = decompose(model, "all", use_cache=False, progress=False)
+    dec = decompose(model, targets, use_cache=False, progress=False)
     adapter = SVFAdapter(model, dec)
     batch = _sampled(model)
     with torch.no_grad():
         base = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)[0]
+    return model, dec, adapter, batch, base
+
+
+def test_kl_is_zero_at_identity():
+    model, dec, adapter, batch, base = _policy_setup("all")
     z = {n: torch.nn.Parameter(torch.ones_like(f.S)) for n, f in dec.factors.items()}
     with adapter.trainable(z, rescale=True):
         loss, stats = micro_loss(model, batch, torch.ones(4), base, kl_coef=0.5, num_seqs=4,
@@ -148,12 +154,7 @@ def test_kl_direction_matches_manual_computation():
 
 
 def test_kl_norm_per_sequence_scales_the_penalty_by_tokens_per_sequence():
-    model = make_tiny_llama()
-    dec = decompose(model, "mlp", use_cache=False, progress=False)
-    adapter = SVFAdapter(model, dec)
-    batch = _sampled(model)
-    with torch.no_grad():
-        base = response_log_softmax(model, batch.input_ids, batch.attention_mask, batch.response_mask)[0]
+    model, dec, adapter, batch, base = _policy_setup("mlp")
     gen = torch.Generator().manual_seed(0)
     z = {n: torch.nn.Parameter((torch.randn(f.S.shape, generator=gen)).exp()) for n, f in dec.factors.items()}
     losses = {}
