@@ -11,7 +11,8 @@ DoRA is ``LoraConfig(use_dora=True)``; IA3 uses PEFT's own defaults for Llama-st
 
 from __future__ import annotations
 
-METHODS = ("lora", "dora", "ia3")
+METHODS = ("lora", "dora", "ia3")  # the PEFT baselines
+TRAIN_METHODS = ("svf", *METHODS)  # what `t2eval train --method` trains (plus the alias lora-rl)
 
 DEFAULT_MODULES = {"lora": ("q_proj", "v_proj"), "dora": ("q_proj", "v_proj"),
                    "ia3": ("k_proj", "v_proj", "down_proj")}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from ..peft_methods import METHODS as PEFT_METHODS
 from .train import run_training
 
 
 @click.command()
-@click.option("--method", type=click.Choice(["lora", "dora", "ia3"]), default="lora", show_default=True)
+@click.option("--method", type=click.Choice(list(PEFT_METHODS)), default="lora", show_default=True)
 @click.option("--task", required=True, help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math")
 @click.option("--model", "model", default=None, help="Embedded alias, hub id or folder [smollm2-135m-instruct].")
 @click.option("--preset", type=click.Choice(["paper", "cpu"]), default=None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..models import DEFAULT_MODEL
+from ..peft_methods import METHODS as PEFT_METHODS
+
 
 @click.command()
 @click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True,
@@ -14,7 +16,7 @@ from ..models import DEFAULT_MODEL
 @click.option("--lora-modules", default=None,
               help="Comma-separated module names for the PEFT adapter [lora/dora: q_proj,v_proj; "
                    "ia3: k_proj,v_proj,down_proj].")
-@click.option("--method", type=click.Choice(["lora", "dora", "ia3"]), default="lora", show_default=True,
+@click.option("--method", type=click.Choice(list(PEFT_METHODS)), default="lora", show_default=True,
               help="PEFT method counted with --lora-rank (ia3 ignores the rank).")
 def params(model_name, targets, lora_rank, lora_modules, method):
     """Print the exact number of trainable parameters (an integer on stdout).

@@ -6,12 +6,14 @@ import sys
 
 import click
 
+from ..peft_methods import METHODS as PEFT_METHODS
+
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--task", required=True,
               help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math | cls | module:function")
 @click.option("--model", "model", default=None, help="Embedded alias, hub id or folder [smollm2-135m-instruct].")
-@click.option("--method", type=click.Choice(["svf", "lora-rl", "lora", "dora", "ia3"]), default=None,
+@click.option("--method", type=click.Choice(["svf", "lora-rl", *PEFT_METHODS]), default=None,
               help="svf (default): z vectors; lora-rl: the paper's ablation, REINFORCE on LoRA; "
                    "lora/dora/ia3: PEFT adapters (next-token baselines: see `t2eval baseline`).")
 @click.option("--targets", default=None, help="SVF targets: mlp | attn | all | regex [mlp].")

@@ -22,8 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..models import DEFAULT_MODEL
-
-METHODS = ("svf", "lora", "dora", "ia3")
+from ..peft_methods import TRAIN_METHODS as METHODS
 
 
 class ConfigError(ValueError):
