@@ -79,7 +79,7 @@ def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatc
     table2 = text.split("### Table 2")[1].split("###")[0]
     assert "| + T² prompt | 12.00 (1.20) n=10 [2] | — | — |" in table2
     assert "| + T² few-shot | 20.00 (2.00†) n=8 [3] | — | — |" in table2       # base on 10 docs, not 8
-    assert "| math (10) | generate | 3.0 | 12.0 | 25% |" in text                # Table 3
+    assert "| math (10) | generate | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
     table8 = text.split("### Table 8")[1].split("###")[0]
     assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=8 [2] |" in table8
     assert "| + T² few-shot, 5 shots | — |" in table8

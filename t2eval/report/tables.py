@@ -158,8 +158,8 @@ def _rel(path, root) -> str:
 def timing_table(scores: list[Score], relative_to=None) -> str:
     """Table 3: pass-1 vs pass-2 time of the prompt strategy, per results file."""
     lines = ["### Table 3 — inference time of the prompt strategy (pass 1 vs pass 2)", "",
-             "| tasks (documents) | pass 1 | pass 1 (s) | pass 2 (s) | pass 1 as % of pass 2 | source |",
-             "|---|---|---:|---:|---:|---|"]
+             "| tasks (documents) | pass 1 | pass 2 | pass 1 (s) | pass 2 (s) | pass 1 as % of pass 2 | source |",
+             "|---|---|---|---:|---:|---:|---|"]
     by_file: dict = {}
     for s in scores:
         if s.method == "prompt":
@@ -170,10 +170,12 @@ def timing_table(scores: list[Score], relative_to=None) -> str:
         if p1 is None or not p2:
             continue
         tasks = ", ".join(f"{s.task} ({s.n})" for s in group)
-        mode = group[0].info.get("t2", {}).get("dispatch", "generate")  # runs before dispatch=score generated
-        lines.append(f"| {tasks} | {mode} | {p1:.1f} | {p2:.1f} | {100 * p1 / p2:.0f}% | `{_rel(path, relative_to)}` |")
+        t2 = group[0].info.get("t2", {})
+        mode = t2.get("dispatch", "generate")  # runs before dispatch=score generated
+        pass2 = "shared contexts" if t2.get("share_context") else "HFLM loop"
+        lines.append(f"| {tasks} | {mode} | {pass2} | {p1:.1f} | {p2:.1f} | {100 * p1 / p2:.0f}% | `{_rel(path, relative_to)}` |")
     if len(lines) == 4:
-        lines.append("| — | — | — | — | — | no `strategy=prompt` runs found |")
+        lines.append("| — | — | — | — | — | — | no `strategy=prompt` runs found |")
     return "\n".join(lines) + "\n"
 
 
