@@ -68,8 +68,9 @@ def p1(limit: int) -> None:
     print(f"| P1 arc_easy_t2 x{limit} | hf {hf_s:.1f} s | t2 none {t2_s:.1f} s | t2/hf = {t2_s / hf_s:.3f} |")
 
 
-def p2(experts: str, limit: int) -> None:
-    for task, oracle, toks in (("math", "math", 128), ("humaneval_t2", "code", 128)):
+def p2(experts: str, limit: int, tasks: tuple[str, ...] = ("math", "humaneval_t2")) -> None:
+    oracles = {"math": "math", "humaneval_t2": "code"}
+    for task, oracle, toks in ((t, oracles[t], 128) for t in tasks):
         prompt = make_lm("t2", strategy="prompt", experts=experts)
         total = timed_eval(prompt, task, limit, toks)
         fixed = make_lm("t2", strategy=oracle, experts=experts)
@@ -97,12 +98,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=16)
     parser.add_argument("--experts", default=None)
     parser.add_argument("--only", default="p1,p2,p5")
+    parser.add_argument("--p2-tasks", default="math,humaneval_t2", help="P2's tasks (math, humaneval_t2)")
     args = parser.parse_args()
     import torch
 
     print(f"torch threads: {torch.get_num_threads()}, limit {args.limit}\n")
     experts = args.experts or random_experts(tempfile.mkdtemp(prefix="bench-experts-"))
-    steps = {"p1": lambda: p1(args.limit), "p2": lambda: p2(experts, args.limit), "p5": lambda: p5(experts)}
+    steps = {"p1": lambda: p1(args.limit), "p2": lambda: p2(experts, args.limit, tuple(args.p2_tasks.split(","))), "p5": lambda: p5(experts)}
     for name in args.only.split(","):
         steps[name]()
 
