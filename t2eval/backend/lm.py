@@ -7,6 +7,7 @@ requests of one document (e.g. the choices of a multiple-choice question) share 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -107,8 +108,6 @@ class T2LM(HFLM):
         self.engine = self._make_engine(engine, resolve_model_path(pretrained), float(gpu_memory_utilization))
         self.pass1 = Classifier(self._pass1_runner(), mode, pass1_layout)
         self.swaps = 0  # expert installs, for tests and provenance
-        self.pass1_labels: dict[str, Counter] = {}
-        self.pass1_decisions: dict[str, dict[int, str]] = {}  # task -> doc_id -> label
         self.pass1_details: dict[str, dict[int, dict]] = {}  # task -> doc_id -> Decision.record()
         self.seconds: Counter = Counter()  # pass1, pass2, swap, cem_mix, cem_eval
         self.per_task: dict[str, Counter] = {}  # task -> installs / pass1 / pass2 seconds
@@ -117,6 +116,16 @@ class T2LM(HFLM):
         self._announce()
 
     # ------------------------------------------------------------------ setup
+    @property
+    def pass1_decisions(self) -> dict[str, dict[int, str]]:
+        """task -> doc_id -> pass-1 label."""
+        return {task: {doc: r["label"] for doc, r in docs.items()} for task, docs in self.pass1_details.items()}
+
+    @property
+    def pass1_labels(self) -> dict[str, Counter]:
+        """task -> how many documents got each pass-1 label."""
+        return {task: Counter(r["label"] for r in docs.values()) for task, docs in self.pass1_details.items()}
+
     @property
     def fewshot(self) -> dict:
         """task -> fitted mix (strategy=fewshot)."""
@@ -139,16 +148,23 @@ class T2LM(HFLM):
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine
 
+    def _scoring_batch(self) -> int:
+        """Documents per forward for t2's own scorer: the run's batch size, else CPU_AUTO_BATCH
+        (``auto``, or lm-eval's default of 1, which would score one document at a time)."""
+        return self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 1 else CPU_AUTO_BATCH
+
+    @property
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
     def _pass1_runner(self) -> Pass1Runner:
-        batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 1 else 8
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         return Pass1Runner(render=self._render_open_turn, encode=self.tok_encode, model=self.model,
-                           generate=self._generate_texts, batch_size=batch, pad_id=pad)
+                           generate=self._generate_texts, batch_size=self._scoring_batch(), pad_id=self._pad_id)
 
     def _announce(self) -> None:
         s = self.strategy
         labelled = {e.label: name for name, e in self.library.experts.items() if e.label}
-        classifies = s.name in ("prompt", "cls")
+        classifies = s.uses_pass1
         log.info("t2: strategy=%s%s, experts %s: %s, engine=%s, chat=%s", s.name,
                  f" (dispatch={self.pass1.mode.name}, pass1_layout={self.pass1.layout}, "
                  f"pass1_options={str(self.pass1_options).lower()}, adapt={self.adapt})"
@@ -178,8 +194,9 @@ class T2LM(HFLM):
         pass1 = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
         return self._generate(pass1, disable_tqdm=False)
 
+    @functools.cached_property
     def _chat_tail(self) -> str | None:
-        """What the chat template puts after a user message (None: no chat template)."""
+        """What the chat template puts after a user message (None: no chat template); once."""
         if not getattr(self.tokenizer, "chat_template", None):
             return None
         try:
@@ -190,7 +207,7 @@ class T2LM(HFLM):
 
     def _chat_rendered(self, requests: list[Instance]) -> list[Instance]:
         """chat=auto: prompts lm-eval did not render with the chat template become one user turn."""
-        tail = self._chat_tail() if self.chat == "auto" else None
+        tail = self._chat_tail if self.chat == "auto" else None
         if tail is None or all(tail in str(r.args[0]) for r in requests):
             return requests
         out = []
@@ -233,10 +250,7 @@ class T2LM(HFLM):
         elapsed = time.perf_counter() - start
         self.seconds["pass1"] += elapsed
         for req, decision in zip(reqs, decisions):
-            task = req.task_name or "?"
-            self.pass1_labels.setdefault(task, Counter())[decision.label] += 1
-            self.pass1_decisions.setdefault(task, {})[req.doc_id] = decision.label
-            self.pass1_details.setdefault(task, {})[req.doc_id] = decision.record()
+            self.pass1_details.setdefault(req.task_name or "?", {})[req.doc_id] = decision.record()
         for task, n in Counter(r.task_name or "?" for r in reqs).items():
             self.per_task.setdefault(task, Counter())["pass1_s"] += elapsed * n / len(reqs)
         return [d.label for d in decisions]
@@ -286,11 +300,9 @@ class T2LM(HFLM):
                 groups.setdefault(tuple(context), []).append(i)
         out: list = [None] * len(requests)
         if groups:
-            batch = override_bs or (self.batch_size if isinstance(self.batch_size, int) else CPU_AUTO_BATCH)
-            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             scored = continuation_scores(self.model, [list(c) for c in groups],
                                          [[requests[i][2] for i in idx] for idx in groups.values()],
-                                         batch_size=max(1, batch), pad_id=pad,
+                                         batch_size=override_bs or self._scoring_batch(), pad_id=self._pad_id,
                                          progress=None if disable_tqdm else "Running loglikelihood requests "
                                          f"(t2: {len(groups)} contexts, each run once)")
             for idx, row in zip(groups.values(), scored):
@@ -355,7 +367,7 @@ class T2LM(HFLM):
 
     def _chat_mode(self, requests: list[Instance]) -> bool:
         """Were these requests rendered with the chat template (lm-eval's --apply_chat_template)?"""
-        tail = self._chat_tail()
+        tail = self._chat_tail
         return tail is not None and any(tail in str(r.args[0]) for r in requests)
 
     def _fewshot_path(self, task: str, chat: bool, shots_fingerprint: str):

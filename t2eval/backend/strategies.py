@@ -24,6 +24,7 @@ class Strategy:
     name: ClassVar[str]
     uses_experts: ClassVar[bool] = True  # False: base weights only (no SVF adapter)
     needs_labels: ClassVar[bool] = True  # needs experts with pass-1 labels
+    uses_pass1: ClassVar[bool] = False  # classifies each document (pass 1) to plan
 
     def __init__(self, library: ExpertLibrary, adapt: str = "sample", **settings):
         self.library, self.adapt = library, adapt
@@ -118,6 +119,7 @@ class PromptClassification(Strategy):
     """Pass 1 on base weights labels each document; its label's expert answers."""
 
     name = "prompt"
+    uses_pass1 = True
     pass1_expert: ClassVar[str | None] = None
 
     def plan(self, lm, docs):
