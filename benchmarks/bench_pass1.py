@@ -3,7 +3,9 @@ in one process: wall time (P2c), pass 1 as a share of pass 2 (P2b), and scores w
 paired bootstrap 95% CI over the same documents.
 
 Run:  HF_DATASETS_OFFLINE=1 python benchmarks/bench_pass1.py --tasks arc_easy,arc_challenge --limit 200
-      (--limit 0: the full test sets; --t2-args strategy=prompt,dispatch=generate ... to compare others)
+      (--limit 0: the full test sets; --t2-args strategy=prompt,dispatch=generate ... to compare others;
+      --hf-from reports/runs/pass1/arc_easy_full.json reuses that file's per-document hf scores
+      instead of running hf again: scores only, no wall-time ratio)
 Writes the per-document scores and timings to --out (JSON) and prints a markdown table.
 """
 
@@ -23,6 +25,22 @@ def per_doc(samples: list[dict], metric: str) -> dict[int, float]:
     return {s["doc_id"]: float(s[metric]) for s in samples}
 
 
+def reused_hf(paths: list[str], tasks: list[str], limit: int | None) -> dict:
+    """Per-document hf scores of earlier runs, shaped like lm-eval's samples."""
+    samples = {}
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        if record.get("limit") != limit:
+            raise SystemExit(f"{path} was run with limit {record.get('limit')}, not {limit}")
+        for task, detail in record["tasks_detail"].items():
+            metrics = {m: detail[m]["hf"] for m in ("acc", "acc_norm")}
+            samples[task] = [{"doc_id": i, **{m: v[i] for m, v in metrics.items()}} for i in range(len(metrics["acc"]))]
+    missing = [t for t in tasks if t not in samples]
+    if missing:
+        raise SystemExit(f"--hf-from has no hf scores for {', '.join(missing)}")
+    return {"samples": samples}
+
+
 def run(lm, tasks: list[str], limit: int | None) -> tuple[float, dict]:
     from lm_eval import simple_evaluate
 
@@ -38,6 +56,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--t2-args", default="", help="extra t2 model args, k=v,k=v")
     parser.add_argument("--out", default="reports/runs/pass1/bench_pass1.json")
+    parser.add_argument("--hf-from", action="append", default=[],
+                        help="an earlier output of this script whose per-document hf scores are reused "
+                             "(repeatable; same model, same limit); hf is then not run")
     args = parser.parse_args()
     import torch
     from lm_eval.models.huggingface import HFLM
@@ -48,10 +69,14 @@ def main() -> None:
 
     tasks, limit = args.tasks.split(","), (args.limit or None)
     t2_args = dict(kv.split("=", 1) for kv in args.t2_args.split(",") if kv)
-    start = time.perf_counter()
-    hf = HFLM(pretrained=resolve_model_path(), device="cpu", batch_size=args.batch_size)
-    hf_load = time.perf_counter() - start
-    hf_s, hf_out = run(hf, tasks, limit)
+    if args.hf_from:
+        hf_s = hf_load = float("nan")
+        hf_out = reused_hf(args.hf_from, tasks, limit)
+    else:
+        start = time.perf_counter()
+        hf = HFLM(pretrained=resolve_model_path(), device="cpu", batch_size=args.batch_size)
+        hf_load = time.perf_counter() - start
+        hf_s, hf_out = run(hf, tasks, limit)
     start = time.perf_counter()
     t2 = T2LM(device="cpu", batch_size=args.batch_size, **t2_args)
     t2_load = time.perf_counter() - start
@@ -83,6 +108,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
     for model, result in (("hf", hf_out), ("t2", t2_out)):  # lm-eval results files, for `t2eval report`
+        if model == "hf" and args.hf_from:
+            continue
         result = {k: v for k, v in result.items() if k != "samples"}
         result["config"] = {**result["config"], "model": model}
         path = out.with_suffix("") / model / "results_bench.json"

@@ -10,6 +10,8 @@ has run,
   nothing is imported until ``--model t2`` is actually used), and
 * adds t2eval's task folder to the paths ``TaskManager`` indexes by default (after the
   built-in folder; t2eval's task names never collide with built-in ones), and
+* remembers each task object and the settings its requests were built with
+  (:mod:`t2eval.backend.run_tasks`: few-shot CEM builds its fitness requests the same way), and
 * with ``--output_path``, writes every document's pass-1 decision of a ``--model t2`` run
   as JSON Lines (``t2_decisions_<date>.jsonl``) beside lm-eval's results file.
 
@@ -103,7 +105,26 @@ def patch_evaluation_tracker(tracker_module) -> None:
     cls.save_results_aggregated = save_results_aggregated
 
 
+def patch_task_requests(task_module) -> None:
+    """Record (task, settings) whenever lm-eval builds a task's scored requests."""
+    cls = task_module.Task
+    if getattr(cls.build_all_requests, "_t2eval", False):
+        return
+    original = cls.build_all_requests
+
+    def build_all_requests(self, *args, **kwargs):
+        from .backend import run_tasks
+
+        run_tasks.remember(self, **kwargs)
+        return original(self, *args, **kwargs)
+
+    build_all_requests._t2eval = True
+    build_all_requests.__doc__ = original.__doc__
+    cls.build_all_requests = build_all_requests
+
+
 _AFTER_IMPORT = {
+    "lm_eval.api.task": patch_task_requests,
     "lm_eval.api.registry": register_model,
     "lm_eval.tasks.manager": patch_task_manager,
     "lm_eval.loggers.evaluation_tracker": patch_evaluation_tracker,

@@ -6,12 +6,15 @@ the bounds it must keep::
     model = "smollm2-135m-instruct"
 
     [experts.reasoning]
-    task = "arc_easy_t2"        # an lm-eval task of task_configs/ (cls: dispatch_t2)
-    limit = 50                  # score slice: the first N test documents (0: no score slice)
+    task = "arc_easy"           # a task of task_configs/ (cls: dispatch_t2) or a stock lm-eval
+                                # multiple-choice task (the experts trained with --objective choice)
+    chat = false                # score slice with --apply_chat_template (default true)
+    limit = 200                 # score slice: the first N test documents (0: no score slice)
     base = 0.34                 # the base model on that slice (when written)
     score = 0.38                # the expert on that slice (when written)
-    min = 0.30                  # the gate: fail below this
-    nll_docs = 32               # reference-answer slice (first N test documents)
+    min = 0.36                  # the gate: fail below this; never below base
+    nll_docs = 32               # reference-answer slice (first N test documents; multiple-choice
+                                # tasks: the NLL of the gold choice under the choice policy)
     nll_base = 1.52             # mean per-token NLL of the reference answers, base model
     nll = 1.49                  # ... with the expert
     nll_max = 1.52              # the gate: fail above this
@@ -23,17 +26,22 @@ z fingerprint is the one the bounds were measured on; the score slice (lm-eval i
 the task's reference answers (the ``--objective sft`` targets) with the expert stays
 <= ``nll_max``. The NLL bound is what catches a degraded expert on tasks where a 135M model
 scores 0 anyway (GSM8K, MBPP): any perturbation of z moves it.
+
+``--update`` writes ``min = max(base, score - margin)`` (margin: 2 documents of the slice, for
+float noise across machines; the slices are greedy and deterministic), and refuses an expert
+that scores below the base model on its slice: such an expert must not be shipped.
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .models import DEFAULT_MODEL
 
-SCORE_MARGIN = 0.10      # min = measured score - margin (a few documents of a 50-document slice)
+SCORE_MARGIN_DOCS = 2    # min = measured score - 2 documents of the slice (never below base)
 NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin)
 
 
@@ -50,6 +58,7 @@ class Bound:
     nll_docs: int = 0
     nll_max: float | None = None
     fingerprint: str | None = None
+    chat: bool = True
     recorded: dict = field(default_factory=dict)
 
 
@@ -78,7 +87,7 @@ def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
     for name, entry in entries.items():
         if "task" not in entry:
             raise GateError(f"{path}: [experts.{name}] needs a task")
-        keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint")
+        keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint", "chat")
         bounds.append(Bound(name, entry["task"], **{k: entry[k] for k in keys if k in entry}, recorded=entry))
     return data.get("model", DEFAULT_MODEL), bounds
 
@@ -86,7 +95,8 @@ def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
 # ----------------------------------------------------------------------------- measuring
 
 
-def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int) -> tuple[float, str]:
+def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
+                chat: bool = True) -> tuple[float, str]:
     """(primary metric, its name) of lm-eval on the first ``limit`` test documents."""
     import torch
     from lm_eval import simple_evaluate
@@ -95,7 +105,7 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int)
 
     out = simple_evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
                                                   "strategy": strategy},
-                          tasks=[task], limit=limit, apply_chat_template=True, batch_size=8,
+                          tasks=[task], limit=limit, apply_chat_template=chat, batch_size=8,
                           device="cuda" if torch.cuda.is_available() else "cpu")
     result = out["results"][task]
     metric = primary_metric(result, out.get("higher_is_better", {}).get(task))
@@ -105,8 +115,14 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int)
 def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, list[dict]]:
     """The training task of ``task`` (prompts, references) and the first ``n`` TEST documents."""
     from .data import load_split
-    from .train.data import build_task, read_task_yaml
+    from .train.data import build_task, read_task_yaml, task_configs_dir
 
+    if not (task_configs_dir() / f"{task}.yaml").is_file() and task != "dispatch_t2":
+        from .train.choice import lm_eval_task
+
+        trained = build_task(task, 0, data_dir)  # a stock multiple-choice task (or a clear error)
+        docs = lm_eval_task(task).test_docs()
+        return trained, [dict(docs[i]) for i in range(min(n, len(docs)))]
     if task == "dispatch_t2":
         from .task_configs.utils import dispatch_pool
         from .train.data import build_cls_task
@@ -118,6 +134,16 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
     return build_task(task, 0, data_dir), [dict(docs[i]) for i in range(min(n, len(docs)))]
 
 
+def slice_nll(model, tokenizer, task, docs: list[dict]) -> float:
+    """Mean NLL of the reference answers (multiple-choice tasks: of the gold choice under pi)."""
+    from .train.choice import choice_eval
+    from .train.objective import reference_nll
+
+    if task.choice is not None:
+        return choice_eval(model, tokenizer, [task.choice(d) for d in docs])[1]
+    return reference_nll(model, tokenizer, task, docs)
+
+
 # ----------------------------------------------------------------------------- the gate
 
 
@@ -125,7 +151,6 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
                  update: bool = False, data_dir: str | None = None, say=print) -> tuple[list[Failure], dict]:
     """Check one expert against its bounds; returns (failures, measured values)."""
     from .svf import ExpertError, SVFAdapter, decompose, load_expert
-    from .train.objective import reference_nll
 
     path = experts_dir / f"{bound.expert}.safetensors"
     try:
@@ -145,9 +170,9 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
         task, docs = eval_docs(bound.task, bound.nll_docs, data_dir)
         adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
         with adapter.applied(expert):
-            measured["nll"] = reference_nll(model, tokenizer, task, docs)
+            measured["nll"] = slice_nll(model, tokenizer, task, docs)
         if update:
-            measured["nll_base"] = reference_nll(model, tokenizer, task, docs)
+            measured["nll_base"] = slice_nll(model, tokenizer, task, docs)
         elif bound.nll_max is not None and measured["nll"] > bound.nll_max:
             failures.append(Failure(bound.expert, f"{bound.task}: reference-answer NLL on {len(docs)} test documents "
                                                   f"= {measured['nll']:.4f} > bound {bound.nll_max:.4f} "
@@ -155,9 +180,13 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
         say(f"  {bound.expert}: {bound.task} reference NLL {measured['nll']:.4f} (bound {bound.nll_max})")
     if bound.limit:
         measured["score"], metric = score_slice(model_name, experts_dir, f"expert:{bound.expert}", bound.task,
-                                                bound.limit)
+                                                bound.limit, bound.chat)
         if update:
-            measured["base"], _ = score_slice(model_name, experts_dir, "none", bound.task, bound.limit)
+            measured["base"], _ = score_slice(model_name, experts_dir, "none", bound.task, bound.limit, bound.chat)
+            if measured["score"] < measured["base"]:
+                failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
+                                                      f"{measured['score']:.4f} < base {measured['base']:.4f}: an "
+                                                      "expert that does not beat the base model is not shipped"))
         elif bound.min is not None and measured["score"] < bound.min:
             failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
                                                   f"{measured['score']:.4f} < min {bound.min:.4f} "
@@ -193,13 +222,16 @@ def run_gate(gate_path: str | Path, experts_dir: str | Path | None = None, updat
 def write_gate(path: Path, model_name: str, bounds: list[Bound], measured: dict) -> None:
     """Rewrite quality.toml with the measured values and bounds derived from them."""
     lines = ["# The expert-quality gate of `t2eval check` (format: t2eval/quality.py).",
-             "# Measured by `t2eval check --update`; min = score - %.2f, nll_max = nll * %.2f." % (
-                 SCORE_MARGIN, 1 + NLL_MARGIN), f'model = "{model_name}"', ""]
+             "# Measured by `t2eval check --update`; min = max(base, score - %d documents), nll_max = nll * %.2f." % (
+                 SCORE_MARGIN_DOCS, 1 + NLL_MARGIN), f'model = "{model_name}"', ""]
     for b in bounds:
         m = measured[b.expert]
         entry = {"task": b.task, "limit": b.limit}
+        if not b.chat:
+            entry["chat"] = False
         if b.limit:
-            entry.update(base=m["base"], score=m["score"], min=max(0.0, round(m["score"] - SCORE_MARGIN, 4)))
+            floor = m["score"] - SCORE_MARGIN_DOCS / b.limit
+            entry.update(base=m["base"], score=m["score"], min=math.floor(max(m["base"], floor) * 1e4) / 1e4)
         entry["nll_docs"] = b.nll_docs
         if b.nll_docs:
             entry.update(nll_base=round(m["nll_base"], 5), nll=round(m["nll"], 5),
@@ -212,6 +244,8 @@ def write_gate(path: Path, model_name: str, bounds: list[Bound], measured: dict)
 
 
 def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(value)

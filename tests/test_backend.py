@@ -463,3 +463,30 @@ def test_t2eval_eval_help_is_its_own():
     assert out.startswith("Usage: t2eval eval") and "--model_args of t2" in out
     for arg in ("strategy", "dispatch", "pass1_layout", "chat", "share_context", "cem_preset"):
         assert f"\n{arg}" in out or f" {arg} " in out, arg
+
+
+def test_fewshot_fitness_requests_are_built_like_the_scored_ones(monkeypatch):
+    """Few-shot CEM's fitness prompts come from the run's own task object, with the run's
+    --num_fewshot, system instruction and chat settings (recorded when lm-eval builds the
+    scored requests), not from a fresh zero-shot task."""
+    from lm_eval.tasks import TaskManager
+
+    from t2eval.backend import run_tasks
+    from t2eval.backend.fewshot import FewShotSet
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    task = TaskManager().load_task_or_group(["arc_easy"])["arc_easy"]
+    task.set_config(key="num_fewshot", value=2)
+    run_tasks.forget()
+    task.build_all_requests(limit=2, system_instruction="Answer briefly.", apply_chat_template=False)
+    found = run_tasks.lookup("arc_easy")
+    assert found is not None and found[0] is task and found[1].system_instruction == "Answer briefly."
+    scored_ctx = task.instances[0].args[0]
+    shots = FewShotSet.build(found[0], 3, 0, found[1])
+    fitness_ctx = shots.requests[0][0].args[0]
+    for ctx in (scored_ctx, fitness_ctx):
+        assert ctx.startswith("Answer briefly.") and ctx.count("Question:") == 3  # 2 shots + the question
+    plain = FewShotSet.build(task, 3, 0)  # no settings: no system instruction
+    assert not plain.requests[0][0].args[0].startswith("Answer briefly.")
+    assert plain.fingerprint() != shots.fingerprint()
+    assert shots.split == "validation" and shots.docs == plain.docs

@@ -102,3 +102,20 @@ def test_cli_exit_code_and_message(gate, expert, tmp_path):
     assert bad.exit_code == 1 and "FAIL reasoning" in bad.output
     missing = runner.invoke(main, ["check", "--gate", str(tmp_path / "none.toml")])
     assert missing.exit_code != 0 and "t2eval check --update" in missing.output
+
+
+def test_stock_multiple_choice_task_gate(gate, expert):
+    """An expert of a stock lm-eval multiple-choice task (--objective choice): its score slice
+    runs without the chat template, its NLL is the gold choice's under the choice policy, and
+    its bound is never below base."""
+    from t2eval.quality import read_gate
+
+    gate.write_text('model = "smollm2-135m-instruct"\n\n[experts.reasoning]\ntask = "arc_easy"\n'
+                    "chat = false\nlimit = 4\nnll_docs = 4\n")
+    assert _gate(gate, update=True) == []
+    _, [bound] = read_gate(gate)
+    rec = bound.recorded
+    assert bound.chat is False and rec["chat"] is False
+    assert rec["min"] >= rec["base"] and rec["min"] <= rec["score"]
+    assert 0 < rec["nll"] < 10 and 0 < rec["nll_base"] < 10
+    assert _gate(gate) == []

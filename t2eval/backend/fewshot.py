@@ -13,6 +13,8 @@ from typing import Callable
 
 from lm_eval.api.instance import Instance
 
+from .run_tasks import RequestSettings
+
 # run(request_type, instances) -> one raw response per instance
 Runner = Callable[[str, list[Instance]], list]
 
@@ -53,6 +55,10 @@ def held_out_docs(task, k: int, seed: int) -> tuple[str, list[dict]]:
                      f"examples taken from the scored split would leak into the score.{hint}")
 
 
+def _prefix(task, doc):
+    return task.doc_to_prefix(doc) if hasattr(task, "doc_to_prefix") else None
+
+
 @dataclass
 class FewShotSet:
     """The held-out documents of one task and their lm-eval requests."""
@@ -63,26 +69,36 @@ class FewShotSet:
     requests: list[list[Instance]]  # per document
 
     @classmethod
-    def build(cls, task, k: int, seed: int, chat_template=None) -> "FewShotSet":
+    def build(cls, task, k: int, seed: int, settings: RequestSettings | None = None) -> "FewShotSet":
+        """The held-out documents' requests, built as lm-eval's ``build_all_requests`` builds the
+        scored ones: the task's own ``num_fewshot``, ``gen_prefix`` and generation settings (the
+        run's task object carries ``--num_fewshot`` / ``--gen_kwargs``) and the run's system
+        instruction and chat settings (``settings``)."""
+        settings = settings or RequestSettings()
         split, docs = held_out_docs(task, k, seed)
+        chat = settings.chat_template if settings.apply_chat_template else None
         requests = []
         for i, doc in enumerate(docs):
-            ctx = task.fewshot_context(doc, 0, apply_chat_template=chat_template is not None,
-                                       chat_template=chat_template)
-            reqs = task.construct_requests(doc=doc, ctx=ctx, metadata=(task.config.task, i, 1),
-                                           apply_chat_template=chat_template is not None,
-                                           chat_template=chat_template)
+            ctx = task.fewshot_context(doc, num_fewshot=task.config.num_fewshot or 0,
+                                       system_instruction=settings.system_instruction,
+                                       apply_chat_template=settings.apply_chat_template,
+                                       fewshot_as_multiturn=settings.fewshot_as_multiturn,
+                                       chat_template=chat, gen_prefix=_prefix(task, doc))
+            reqs = task.construct_requests(doc=doc, ctx=ctx, metadata=(task.config.task, i, task.config.repeats),
+                                           apply_chat_template=settings.apply_chat_template, chat_template=chat)
             requests.append(reqs if isinstance(reqs, list) else [reqs])
         return cls(task, split, docs, requests)
 
     def fingerprint(self) -> str:
-        """sha256 of the task's configuration and the held-out documents: a saved mix is
-        reused only for the same task definition and the same shots."""
+        """sha256 of the task's configuration, the held-out documents and their requests (which
+        carry the few-shot examples, system instruction and chat rendering): a saved mix is
+        reused only for the same task definition, shots and prompts."""
         import hashlib
         import json
 
         config = self.task.dump_config() if hasattr(self.task, "dump_config") else {}
-        blob = json.dumps([config, self.split, self.docs], sort_keys=True, default=str)
+        prompts = [[list(inst.args) for inst in reqs] for reqs in self.requests]
+        blob = json.dumps([config, self.split, self.docs, prompts], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def score(self, run: Runner, token_count: Callable[[str], int]) -> tuple[float, float]:

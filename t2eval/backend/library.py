@@ -14,7 +14,8 @@ EXPERTS_ENV = "T2EVAL_EXPERTS"
 
 def default_experts_dir(model_slug: str) -> Path | None:
     """``$T2EVAL_EXPERTS`` when set: its ``<slug>/`` subfolder, or the folder itself when it
-    holds expert files (a flat folder); else the shipped ``experts/<slug>``, if present."""
+    holds expert files (a flat folder); else the shipped ``experts/<slug>`` (installed with the
+    package as ``t2eval.experts``), if present."""
     if os.environ.get(EXPERTS_ENV):
         root = Path(os.environ[EXPERTS_ENV]).expanduser()
         if (root / model_slug).is_dir():
@@ -23,8 +24,16 @@ def default_experts_dir(model_slug: str) -> Path | None:
             return root
         raise ExpertError(f"${EXPERTS_ENV}={root} has neither a {model_slug}/ folder nor expert files "
                           "(*.safetensors); point it at a folder of experts, or unset it for the shipped ones")
-    shipped = Path(__file__).resolve().parents[2] / "experts" / model_slug
+    shipped = shipped_experts_root() / model_slug
     return shipped if shipped.is_dir() else None
+
+
+def shipped_experts_root() -> Path:
+    """The experts installed with the package (``t2eval.experts``: the checkout's ``experts/``
+    in an editable install, site-packages' copy in a regular one)."""
+    import t2eval.experts as shipped
+
+    return Path(shipped.__file__).parent
 
 
 @dataclass

@@ -25,7 +25,9 @@ from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
 from ..svf import SVFAdapter, check_compatible, decompose, load_expert, mix_experts, save_expert
 from .cem import cem_config, cem_search
+from . import run_tasks
 from .fewshot import FewShotSet, load_task
+from .run_tasks import RequestSettings
 from .library import ExpertLibrary, default_experts_dir
 from .strategies import BASE, make_strategy
 from .vllm_requests import generate_until as vllm_generate_until
@@ -321,8 +323,8 @@ class T2LM(HFLM):
     def fewshot_mix(self, task: str, requests: list[Instance]):
         """The saved mix for ``task`` if its settings match, else a freshly fitted (and saved) one."""
         chat = self._chat_mode(requests)
-        shots = FewShotSet.build(load_task(task), self.shots, self.seed,
-                                 self.apply_chat_template if chat else None)
+        task_obj, settings = self._run_task(task, chat)
+        shots = FewShotSet.build(task_obj, self.shots, self.seed, settings)
         path = self._fewshot_path(task, chat, shots.fingerprint())
         if path.exists():
             log.info("fewshot: reusing the mix for %s from %s", task, path)
@@ -331,6 +333,17 @@ class T2LM(HFLM):
         save_expert(mix, path)
         log.info("fewshot: saved the mix for %s to %s", task, path)
         return mix
+
+    def _run_task(self, task: str, chat: bool):
+        """The task object of this run and the settings of its scored requests (recorded by
+        t2eval's lm-eval hook); outside an lm-eval run, a freshly loaded task with zero shots."""
+        found = run_tasks.lookup(task)
+        if found is not None:
+            return found
+        log.warning("fewshot: no record of how lm-eval built %s's requests (called outside lm-eval's "
+                    "evaluator?); fitness uses zero-shot prompts%s", task, " in the chat template" if chat else "")
+        return load_task(task), RequestSettings(apply_chat_template=chat,
+                                                chat_template=self.apply_chat_template if chat else None)
 
     def _fit_fewshot(self, task: str, chat: bool, shots: FewShotSet):
         experts = list(self.library.by_label.values())

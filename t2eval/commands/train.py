@@ -11,7 +11,8 @@ from ..peft_methods import METHODS as PEFT_METHODS
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--task", required=True,
-              help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math | cls | module:function")
+              help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math | cls | module:function, "
+                   "or a multiple-choice lm-eval task (arc_easy, arc_challenge, ...) with --objective choice")
 @click.option("--model", "model", default=None, help="Embedded alias, hub id or folder [smollm2-135m-instruct].")
 @click.option("--method", type=click.Choice(["svf", "lora-rl", *PEFT_METHODS]), default=None,
               help="svf (default): z vectors; lora-rl: the paper's ablation, REINFORCE on LoRA; "
@@ -21,7 +22,9 @@ from ..peft_methods import METHODS as PEFT_METHODS
               help="paper: the paper's recipe (defaults); cpu: < 1 h for the embedded model on 2 cores.")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML/JSON file of settings (see t2eval/train/config.py).")
-@click.option("--objective", type=click.Choice(["rl", "sft"]), default=None, help="rl (default) or sft.")
+@click.option("--objective", type=click.Choice(["rl", "sft", "choice"]), default=None,
+              help="rl (default): REINFORCE + KL on generated answers; sft: next-token on references; "
+                   "choice: a multiple-choice lm-eval task (arc_easy, ...) as a policy over its choices.")
 @click.option("--kl", "kl", default=None, help="KL coefficient, or a comma list to sweep: 0,0.1,0.3.")
 @click.option("--steps", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)
@@ -44,6 +47,7 @@ def train(task, overrides, **options):
     Examples:
       t2eval train --task gsm8k_t2 --preset cpu -o my-experts/math.safetensors
       t2eval train --task arc_easy_t2 --preset cpu --kl 0,0.1,0.3
+      t2eval train --task arc_easy --objective choice --preset cpu   # stock lm-eval MC task
       t2eval train --task gsm8k_t2 --preset cpu --resume      # after Ctrl-C or kill -9
       t2eval train --task gsm8k_t2 --method lora-rl --lr 1e-4,5e-4   # Table 4, row 5
       t2eval train --task arc_easy_t2 --preset cpu engine=vllm  # rollouts by vLLM (needs vLLM)

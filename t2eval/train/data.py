@@ -36,7 +36,8 @@ class TrainTask:
 
     ``prompt(doc)`` is the user-turn text; ``score(responses, docs)`` returns 1.0/0.0 per
     response; ``reference(doc)`` is the target text of ``--objective sft``.
-    ``chat``: wrap prompts in the tokenizer's chat template.
+    ``chat``: wrap prompts in the tokenizer's chat template. ``choice(doc)``: the document's
+    multiple-choice requests as lm-eval builds them (tasks trained with ``--objective choice``).
     """
 
     name: str
@@ -49,6 +50,7 @@ class TrainTask:
     max_gen_toks: int = 256
     reference: Callable[[dict], str] | None = None
     chat: bool = True
+    choice: Callable[[dict], "ChoiceItem"] | None = None  # multiple-choice tasks (objective=choice)
 
     def render(self, doc: dict, tokenizer) -> str:
         text = self.prompt(doc)
@@ -171,6 +173,8 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTa
         return getattr(importlib.import_module(module), attr)(seed=seed, data_dir=data_dir)
     if name == "cls":
         return build_cls_task(seed, data_dir)
+    if not (task_configs_dir() / f"{name}.yaml").is_file():
+        return build_choice_task(name, seed, data_dir)
     config = read_task_yaml(name)
     if not config.get("training_split"):
         raise TaskError(f"task '{name}' has no training split (its YAML sets only "
@@ -186,6 +190,42 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTa
                      score=_scorer(dataset), train_docs=train, val_docs=val,
                      stop=list(gen.get("until") or []), max_gen_toks=int(gen.get("max_gen_toks", 256)),
                      reference=_reference(dataset))
+
+
+def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTask:
+    """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
+    ``--objective choice``: its training split halved into train / validation, every document
+    as the requests lm-eval scores (:mod:`t2eval.train.choice`). Its test split is never read."""
+    from .choice import choice_item, lm_eval_task
+
+    task = lm_eval_task(name)  # offline: its data comes from `t2eval data import DIR`
+    if task is None:
+        known = sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+        raise TaskError(f"unknown task '{name}': neither t2eval's task_configs ({', '.join(known)}, cls) "
+                        "nor lm-eval know it")
+    if getattr(task, "OUTPUT_TYPE", None) != "multiple_choice" or getattr(task, "multiple_input", False):
+        known = sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+        raise TaskError(f"task '{name}' is an lm-eval {getattr(task, 'OUTPUT_TYPE', '?')} task: generative tasks "
+                        f"train from t2eval's own task configs ({', '.join(known)}, cls), and lm-eval tasks "
+                        "only when they are multiple_choice with one context per document (--objective choice)")
+    if not task.has_training_docs():
+        raise TaskError(f"task '{name}' has no training split; train on a task that has one and "
+                        "evaluate on this one")
+    docs = [dict(d) for d in task.training_docs()]
+    items = {id(d): choice_item(task, d) for d in docs}
+    docs = [d for d in docs if 0 <= items[id(d)].gold < len(items[id(d)].pairs)]  # lm-eval's -100: no gold
+    train, val = halve(docs, seed)
+    cache = {}
+
+    def item(doc: dict):
+        key = id(doc)
+        if key not in cache:
+            cache[key] = items.get(key) or choice_item(task, doc)
+        return cache[key]
+
+    label = next((lab for prefix, lab in LABELS.items() if name.startswith(prefix)), "reasoning")
+    return TrainTask(name=name, label=label, prompt=lambda d: item(d).pairs[0][0], score=None,
+                     train_docs=train, val_docs=val, max_gen_toks=0, chat=False, choice=item)
 
 
 CLS_SOURCES = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")

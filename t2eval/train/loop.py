@@ -27,6 +27,7 @@ import torch
 
 from ..svf import Expert, decompose
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from .choice import choice_eval, choice_loss, choice_scores, gold_of
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
 from .objective import micro_loss, reference_nll, response_log_softmax
@@ -119,6 +120,11 @@ class Trainer:
         self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
         if cfg.objective == "sft" and self.task.reference is None:
             raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
+        if (cfg.objective == "choice") != (self.task.choice is not None):
+            raise ConfigError(f"task {self.task.name} is a multiple-choice lm-eval task: train it with --objective choice"
+                              if self.task.choice is not None else
+                              f"--objective choice needs a multiple-choice lm-eval task (e.g. arc_easy); "
+                              f"{self.task.name} is generative: use --objective rl or sft")
         self.policy = make_policy(model, cfg, decomposition, progress)
         self.engine = self._make_engine()
         self.params = self.policy.params
@@ -207,10 +213,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> float:
-        """Greedy accuracy on the validation documents with the current weights."""
+        """Greedy accuracy on the validation documents with the current weights (multiple-choice
+        tasks: lm-eval's ``acc`` / ``acc_norm``)."""
         docs, correct = self.val_docs, 0.0
         if not docs:
             return float("nan")
+        if self.task.choice is not None:
+            return self._choice_validation()[0]
         with self.policy.adapted():
             for i in range(0, len(docs), self.cfg.eval_batch):
                 chunk = docs[i:i + self.cfg.eval_batch]
@@ -221,6 +230,8 @@ class Trainer:
 
     def validation_nll(self) -> float | None:
         """Mean per-token NLL of the validation documents' reference answers (None: no references)."""
+        if self.task.choice is not None and self.val_docs:
+            return self._choice_validation()[1]
         if self.task.reference is None or not self.val_docs:
             return None
         with self.policy.adapted():
@@ -229,7 +240,10 @@ class Trainer:
     def _evaluate(self, step: int) -> None:
         """Validation accuracy; ties are broken by the lower reference-answer NLL (a 135M model
         scores 0 on GSM8K / MBPP validation, where accuracy alone would always keep z = 1)."""
-        acc, nll = self.validate(), self.validation_nll()
+        if self.task.choice is not None:
+            acc, nll = self._choice_validation() if self.val_docs else (float("nan"), None)
+        else:
+            acc, nll = self.validate(), self.validation_nll()
         if step == 0:
             self.base_val = acc
         best_nll = self.best_nll
@@ -245,11 +259,19 @@ class Trainer:
         self.history.append(record)
         self._write_metrics(record)
 
+    def _choice_validation(self) -> tuple[float, float]:
+        """(accuracy, gold-choice NLL under pi) of the current weights on the validation half."""
+        with self.policy.adapted():
+            return choice_eval(self.model, self.tokenizer, [self.task.choice(d) for d in self.val_docs],
+                               self.cfg.choice_norm, self.cfg.eval_batch)
+
     # ------------------------------------------------------------------ one update
     def train_step(self, step: int) -> dict:
         cfg, task, tok = self.cfg, self.task, self.tokenizer
         start = time.perf_counter()
         docs = [self.train_docs[i] for i in self.order.take(cfg.batch_size)]
+        if cfg.objective == "choice":
+            return self._choice_step(docs, start)
         prompts = [task.render(d, tok) for d in docs]
         chunks = [slice(i, i + cfg.micro_batch) for i in range(0, len(docs), cfg.micro_batch)]
         device = self.params[0].device
@@ -297,6 +319,40 @@ class Trainer:
                      **self.policy.stats(), sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
         if need_base:
             stats["kl"] = totals["kl_sum"] / max(1, num_tokens)
+        return stats
+
+    def _choice_step(self, docs: list[dict], start: float) -> dict:
+        """One update of the choice policy (see :mod:`t2eval.train.choice`)."""
+        cfg = self.cfg
+        totals = {"reward_sum": 0.0, "correct": 0, "nll_sum": 0.0, "kl_sum": 0.0}
+        need_base = cfg.kl > 0 or cfg.track_kl
+        for i in range(0, len(docs), cfg.micro_batch):
+            items = [self.task.choice(d) for d in docs[i:i + cfg.micro_batch]]
+            base = None
+            if need_base:
+                with torch.no_grad(), self.policy.base():
+                    base = choice_scores(self.model, self.tokenizer, items, cfg.choice_norm)
+            with self.policy.trainable():
+                scores = choice_scores(self.model, self.tokenizer, items, cfg.choice_norm)
+                loss, st = choice_loss(scores, gold_of(items, scores.device), base, estimator=cfg.choice_estimator,
+                                       kl_coef=cfg.kl, num_docs=len(docs), baseline=cfg.baseline,
+                                       temperature=cfg.temperature,
+                                       reward_correct=cfg.reward_correct, reward_wrong=cfg.reward_wrong)
+                loss.backward()
+            for key in totals:
+                totals[key] += st.get(key, 0.0)
+        lr = self.opt.param_groups[0]["lr"]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, cfg.clip))
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        sec = time.perf_counter() - start
+        n = len(docs)
+        stats = {"batch": n, "reward": totals["reward_sum"] / n, "acc": totals["correct"] / n,
+                 "nll": totals["nll_sum"] / n, "tokens": 0, "lr": lr, "grad_norm": grad_norm,
+                 **self.policy.stats(), "sec": round(sec, 3), "gen_sec": 0.0, "tok_per_s": round(n / sec, 2)}
+        if need_base:
+            stats["kl"] = totals["kl_sum"] / n
         return stats
 
     # ------------------------------------------------------------------ the run
