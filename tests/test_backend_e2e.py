@@ -98,6 +98,16 @@ def test_every_strategy_runs_through_the_stock_cli(env, experts_dir, strategy, t
         assert again["fingerprint"] == mix["fingerprint"]
 
 
+def test_fewshot_per_matrix_alpha(env, experts_dir, tmp_path):
+    """alpha=matrix: one weight per expert per targeted matrix (the reference's granularity)."""
+    args = (f"strategy=fewshot,alpha=matrix,experts={experts_dir},shots=2,population=3,generations=1,"
+            f"fewshot_dir={tmp_path / 'mixes'}")
+    mix = _cli(env, args, "arc_easy_t2", 2, tmp_path / "run")["config"]["t2"]["fewshot"]["arc_easy_t2"]
+    assert len(mix["alpha"]) == 3 and {len(row) for row in mix["alpha"]} == {90}  # 30 layers x 3 MLP matrices
+    for col in zip(*mix["alpha"]):
+        assert abs(sum(col) - 1) < 1e-4 and min(col) >= 0  # clamped and normalised per matrix
+
+
 def _stock(env, args: list[str], out) -> tuple[dict, list[dict], str]:
     """The literal `lm_eval --model t2 ...` (no chat flag unless given): results and samples."""
     cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", *args, "--output_path", str(out),

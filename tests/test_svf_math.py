@@ -104,27 +104,44 @@ def test_switching_experts_does_not_recompute_svd(setup, tokens, monkeypatch):
     assert torch.equal(_logits(model, tokens), want)
 
 
-@pytest.mark.parametrize("per_layer", [False, True])
-def test_mixing_is_linear_and_fast_path_matches(setup, tokens, per_layer):
+@pytest.mark.parametrize("granularity", ["expert", "layer", "matrix"])
+def test_mixing_is_linear_and_fast_path_matches(setup, tokens, granularity):
     model, dec, adapter = setup
     experts = [_random_expert(dec, s, rescale=False) for s in (7, 8, 9)]
-    alpha = torch.tensor([[0.2, 0.7], [0.5, 0.1], [0.3, 0.4]]) if per_layer else torch.tensor([0.2, 0.5, 0.6])
-    mixed = mix_experts(experts, alpha)
+    names = list(dec.names) if granularity == "matrix" else None
+    if granularity == "matrix":  # one column per targeted matrix, in decomposition order
+        alpha = torch.rand(3, len(names), generator=torch.Generator().manual_seed(3))
+    else:
+        alpha = torch.tensor([[0.2, 0.7], [0.5, 0.1], [0.3, 0.4]]) if granularity == "layer" else torch.tensor([0.2, 0.5, 0.6])
+
+    def column(name):
+        if granularity == "matrix":
+            return alpha[:, names.index(name)]
+        return alpha[:, int(name.split(".")[2])] if granularity == "layer" else alpha
+
+    mixed = mix_experts(experts, alpha, names=names)
     for name in dec.names:  # z' = sum_k alpha_k z_k
-        col = alpha[:, int(name.split(".")[2])] if per_layer else alpha
-        torch.testing.assert_close(mixed.z[name], sum(a * e.z[name] for a, e in zip(col, experts)))
+        torch.testing.assert_close(mixed.z[name], sum(a * e.z[name] for a, e in zip(column(name), experts)))
     adapter.apply(mixed)
     slow = {n: m.weight.data.clone() for n, m in adapter.modules.items()}
     slow_logits = _logits(model, tokens)
     for name in dec.names:  # W(z') = sum_k alpha_k W(z_k)
-        col = alpha[:, int(name.split(".")[2])] if per_layer else alpha
         parts = []
         for e in experts:
             adapter.apply(e)
             parts.append(adapter.modules[name].weight.data.clone())
-        torch.testing.assert_close(slow[name], sum(a * w for a, w in zip(col, parts)), atol=1e-5, rtol=1e-4)
-    adapter.apply_mix(adapter.merged_bank(experts), alpha)
+        torch.testing.assert_close(slow[name], sum(a * w for a, w in zip(column(name), parts)), atol=1e-5, rtol=1e-4)
+    adapter.apply_mix(adapter.merged_bank(experts), alpha, per_matrix=granularity == "matrix")
     torch.testing.assert_close(_logits(model, tokens), slow_logits, atol=1e-5, rtol=1e-4)
+
+
+def test_per_matrix_alpha_of_the_wrong_width_is_refused(setup):
+    _, dec, adapter = setup
+    experts = [_random_expert(dec, s, rescale=False) for s in (1, 2)]
+    with pytest.raises(ValueError, match=f"per-matrix alpha must have shape \\(K, {len(dec.names)}\\)"):
+        adapter.apply_mix(adapter.merged_bank(experts), torch.ones(2, len(dec.names) + 1), per_matrix=True)
+    with pytest.raises(ValueError, match="one per targeted matrix"):
+        mix_experts(experts, torch.ones(2, 3), names=list(dec.names))
 
 
 def test_fast_mix_with_rescale_matches_recomposed(setup, tokens):

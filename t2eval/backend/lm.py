@@ -61,7 +61,8 @@ class T2LM(HFLM):
     fewshot (CEM over mixing weights, once per task, saved and reused):
       shots (10), cem_preset = cpu | reference (population 8 | 32, elite_ratio 0.25 | 0.2,
       init_std 0.3 | 0.5, generations 4; population, generations, elite_ratio, init_std override it),
-      alpha = expert | layer (one alpha per expert, or per expert per layer),
+      alpha = expert | layer | matrix (one alpha per expert, per expert per layer, or per expert
+              per targeted matrix: the reference implementation's finest granularity),
       normalize = true | false (alpha sums to 1), seed (0), fewshot_dir (where mixes are saved)
     allow_foreign  true: use experts trained on another base model of the same shapes
                 (cross-model transfer, the paper's Table 5); default false refuses them
@@ -85,7 +86,7 @@ class T2LM(HFLM):
         # everything that can be wrong with the arguments fails here, before the (slow) model load
         _check_misspelled(kwargs)
         _check_choice("adapt", adapt, ("sample", "task"))
-        _check_choice("alpha", alpha, ("expert", "layer"))
+        _check_choice("alpha", alpha, ("expert", "layer", "matrix"))
         _check_choice("engine", engine, ENGINES)
         _check_choice("pass1_layout", pass1_layout, LAYOUTS)
         _check_choice("chat", chat, CHAT_MODES)
@@ -348,11 +349,13 @@ class T2LM(HFLM):
     def _fit_fewshot(self, task: str, chat: bool, shots: FewShotSet):
         experts = list(self.library.by_label.values())
         bank = self.adapter.merged_bank(experts)
-        shape = (len(experts),) if self.alpha_mode == "expert" else (len(experts), self.config.num_hidden_layers)
+        names = list(self.adapter.decomposition.names) if self.alpha_mode == "matrix" else None
+        columns = {"expert": (), "layer": (self.config.num_hidden_layers,), "matrix": (len(names or ()),)}
+        shape = (len(experts), *columns[self.alpha_mode])
 
         def evaluate(alpha):
             start = time.perf_counter()
-            self.adapter.apply_mix(bank, alpha)
+            self.adapter.apply_mix(bank, alpha, per_matrix=names is not None)
             mixed = time.perf_counter()
             result = shots.score(self._run_plain, lambda text: len(self.tok_encode(text)))
             self.seconds["cem_mix"] += mixed - start
@@ -364,11 +367,12 @@ class T2LM(HFLM):
                                progress=f"few-shot CEM for {task} ({len(shots.docs)} shots)")
         finally:
             self.adapter.remove()
-        mix = mix_experts(experts, found.alpha, name=f"fewshot-{task}")
+        mix = mix_experts(experts, found.alpha, name=f"fewshot-{task}", names=names)
         mix.provenance.update(task=task, experts=[e.name for e in experts], shots=len(shots.docs),
                               split=shots.split, seed=self.seed,
                               score=found.score, tiebreak=found.tiebreak, cem=vars(self.cem_config),
-                              chat_template=chat, history=found.history)
+                              chat_template=chat, history=found.history, alpha_granularity=self.alpha_mode,
+                              **({"alpha_columns": names} if names else {}))
         return mix
 
     def _run_plain(self, request_type: str, instances: list[Instance]) -> list:

@@ -68,12 +68,16 @@ class SVFAdapter:
         self.active = label
         self._changed()
 
-    def apply_mix(self, bank: MergedBank, alpha, label: str = "mix") -> None:
-        """Install sum_k alpha_k W_k from pre-merged matrices (alpha (K,) or (K, L))."""
+    def apply_mix(self, bank: MergedBank, alpha, label: str = "mix", per_matrix: bool = False) -> None:
+        """Install sum_k alpha_k W_k from pre-merged matrices (alpha (K,) or (K, L); with
+        ``per_matrix``, (K, M): one column per targeted matrix in ``decomposition.names`` order)."""
         alpha = torch.as_tensor(alpha, dtype=torch.float32)
+        names = list(self.decomposition.names) if per_matrix else None
+        if names is not None and (alpha.dim() != 2 or alpha.shape[1] != len(names)):
+            raise ValueError(f"per-matrix alpha must have shape (K, {len(names)}); got {tuple(alpha.shape)}")
         with torch.no_grad():
             for name in self.decomposition.names:
-                self._install(name, bank.weight(name, alpha))
+                self._install(name, bank.weight(name, alpha, names))
         self.active = label
         self._changed()
 
