@@ -11,7 +11,7 @@ import torch
 
 from conftest import make_tiny_llama
 from t2eval.report import build_report, collect
-from t2eval.report.runs import method_of
+from t2eval.report.runs import experts_digest, method_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,8 +32,17 @@ def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_shipped_experts(monkeypatch):
+    """Synthetic results files name no real experts: compare no experts digest."""
+    monkeypatch.setattr("t2eval.report.runs.shipped_digest", lambda: None)
+
+
+PASS1 = {"dispatch": "score", "adapt": "sample", "pass1_layout": "system", "pass1_options": True}
+
+
 def t2_block(strategy, experts=None, **extra):
-    return {"base_model": "smollm2-135m-instruct", "strategy": strategy, "experts": experts or {}, **extra}
+    return {"base_model": "smollm2-135m-instruct", "strategy": strategy, "experts": experts or {}, **PASS1, **extra}
 
 
 MATH_EXPERT = {"math": {"label": "math", "targets": "mlp", "objective": "rl", "base_model": "smollm2-135m-instruct"}}
@@ -45,11 +54,21 @@ def test_methods_are_read_from_the_results_files_themselves(tmp_path):
     (adapter / "adapter_config.json").write_text(json.dumps(
         {"peft_type": "LORA", "target_modules": ["v_proj", "q_proj"], "use_dora": False}))
     (adapter / "t2eval.json").write_text(json.dumps({"objective": "rl"}))
-    assert method_of({"model": "hf", "model_args": {"pretrained": "x"}}) == "base"
+    assert method_of({"model": "hf", "model_args": {"pretrained": "x"}}) == "model:x"  # another model: not base
+    assert method_of({"model": "hf", "model_args": {"pretrained": "/cache/models/smollm2-135m-instruct"}}) == "base"
     assert method_of({"model": "hf", "model_args": f"pretrained=x,peft={adapter}"}) == "lora:rl:q_proj,v_proj"
     assert method_of({"model": "t2", "t2": t2_block("none")}) == "base"
     assert method_of({"model": "t2", "t2": t2_block("math", MATH_EXPERT)}) == "svf:rl:mlp"
     assert method_of({"model": "t2", "t2": t2_block("cls")}) == "cls"
+    # pass-1 settings and experts that differ from the defaults are part of the key
+    assert method_of({"model": "t2", "t2": t2_block("prompt", dispatch="generate", adapt="task")}) \
+        == "prompt[dispatch=generate,adapt=task]"
+    old = {k: v for k, v in t2_block("prompt").items() if k not in PASS1}  # a file from before those settings
+    assert method_of({"model": "t2", "t2": old}) == "prompt[dispatch=generate,layout=user,options=false]"
+    mine = {"math": {**MATH_EXPERT["math"], "fingerprint": "f" * 64}}
+    shipped = experts_digest(["a" * 64])
+    assert method_of({"model": "t2", "t2": t2_block("prompt", mine)}, shipped) == f"prompt@experts={experts_digest(['f' * 64])}"
+    assert method_of({"model": "t2", "t2": t2_block("prompt", mine)}, experts_digest(["f" * 64])) == "prompt"
     assert method_of({"model": "t2", "t2": t2_block("fewshot", fewshot={"math": {"shots": 5, "alpha": [1]}})}) \
         == "fewshot:5"
     foreign = {"math": {**MATH_EXPERT["math"], "base_model": "other-model"}}
@@ -79,7 +98,7 @@ def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatc
     table2 = text.split("### Table 2")[1].split("###")[0]
     assert "| + T² prompt | 12.00 (1.20) n=10 [2] | — | — |" in table2
     assert "| + T² few-shot | 20.00 (2.00†) n=8 [3] | — | — |" in table2       # base on 10 docs, not 8
-    assert "| math (10) | generate | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
+    assert "| math (10) | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
     table8 = text.split("### Table 8")[1].split("###")[0]
     assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=8 [2] |" in table8
     assert "| + T² few-shot, 5 shots | — |" in table8

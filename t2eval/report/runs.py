@@ -8,10 +8,14 @@ from its folder name:
 =================================  ==========================================================
 method key                          results written by
 =================================  ==========================================================
-``base``                            ``--model t2`` with ``strategy=none``, or ``--model hf``
+``base``                            ``--model t2`` with ``strategy=none``, or ``--model hf``,
+                                    of the embedded default model
+``model:<slug>``                    the same of any other model (never counted as the base)
 ``svf:<objective>:<targets>``       ``--model t2`` with ``strategy=<expert>`` (own model)
 ``svf-transfer[-shuffled]``         the same with an expert trained on another base model
-``prompt`` / ``cls`` / ``uniform``  ``--model t2`` with that strategy
+``prompt`` / ``cls`` / ``uniform``  ``--model t2`` with that strategy, default pass-1 settings
+                                    and the shipped experts; otherwise the key says what differs,
+                                    e.g. ``prompt[dispatch=generate,adapt=task]@experts=1a2b3c4d``
 ``fewshot:<k>``                     ``--model t2`` with ``strategy=fewshot`` and k shots
 ``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
 =================================  ==========================================================
@@ -71,17 +75,50 @@ def peft_method(folder: str | Path) -> str:
     return f"{kind}:{meta.get('objective', 'sft')}:{modules}"
 
 
-def method_of(config: dict) -> str:
-    """The method key of one lm-eval results file's ``config`` block."""
+#: pass-1 settings of the default ``--model t2`` and what a results file without the key
+#: had (runs made before the setting existed generated the label in the paper's one-turn layout)
+PASS1_DEFAULTS = {"dispatch": ("score", "generate"), "adapt": ("sample", "sample"),
+                  "pass1_layout": ("system", "user"), "pass1_options": (True, False)}
+
+
+def _base_or_model(name: str | None) -> str:
+    from ..models import DEFAULT_MODEL, model_slug
+
+    slug = model_slug(str(name or DEFAULT_MODEL))
+    return "base" if slug == model_slug(DEFAULT_MODEL) else f"model:{slug}"
+
+
+def experts_digest(fingerprints) -> str:
+    import hashlib
+
+    return hashlib.sha256(",".join(sorted(fingerprints)).encode()).hexdigest()[:8]
+
+
+def _pass1_variant(t2: dict, shipped: str | None) -> str:
+    """``[k=v,...]`` for pass-1 settings that differ from the default, ``@experts=<digest>``
+    when the experts are not the shipped ones (``shipped``: their digest)."""
+    changed = [f"{key.removeprefix('pass1_')}={str(t2.get(key, old)).lower() if isinstance(t2.get(key, old), bool) else t2.get(key, old)}"
+               for key, (default, old) in PASS1_DEFAULTS.items() if t2.get(key, old) != default]
+    text = f"[{','.join(changed)}]" if changed else ""
+    used = experts_digest(e.get("fingerprint", "?") for e in (t2.get("experts") or {}).values())
+    if shipped is not None and used != shipped:
+        text += f"@experts={used}"
+    return text
+
+
+def method_of(config: dict, shipped: str | None = None) -> str:
+    """The method key of one lm-eval results file's ``config`` block (``shipped``: the digest
+    of the shipped experts' fingerprints, :func:`experts_digest`)."""
     args = _model_args(config)
     if config.get("model") != "t2":
-        return peft_method(args["peft"]) if args.get("peft") else "base"
+        return peft_method(args["peft"]) if args.get("peft") else _base_or_model(args.get("pretrained"))
     t2 = config.get("t2") or {}
     strategy = t2.get("strategy", args.get("strategy", "none"))
     if strategy == "none":
-        return "base"
+        return _base_or_model(t2.get("base_model") or args.get("pretrained"))
     if strategy in ("prompt", "cls", "uniform"):
-        return strategy
+        return strategy + (_pass1_variant(t2, shipped) if strategy != "uniform" else
+                           _pass1_variant({**t2, **{k: d for k, (d, _) in PASS1_DEFAULTS.items()}}, shipped))
     if strategy == "fewshot":
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
         return f"fewshot:{max(s for s in shots if s is not None)}" if shots - {None} else "fewshot:?"
@@ -104,11 +141,22 @@ def primary_metric(result: dict, higher: dict | None) -> str | None:
     return keys[0] if keys else None
 
 
-def read_results(path: Path) -> list[Score]:
+def shipped_digest() -> str | None:
+    """:func:`experts_digest` of the experts shipped for the embedded model (None: none)."""
+    from ..backend.library import default_experts_dir
+    from ..models import DEFAULT_MODEL, model_slug
+    from ..svf import load_expert
+
+    folder = default_experts_dir(model_slug(DEFAULT_MODEL))
+    files = sorted(folder.glob("*.safetensors")) if folder else []
+    return experts_digest(load_expert(f).fingerprint for f in files) if files else None
+
+
+def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     """One :class:`Score` per task of an lm-eval ``results_*.json`` (groups skipped)."""
     data = json.loads(path.read_text())
     config = data.get("config") or {}
-    method = method_of(config)
+    method = method_of(config, shipped)
     info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
             "limit": config.get("limit")}
     scores = []
@@ -173,6 +221,7 @@ def read_adapter_run(meta_path: Path) -> TrainingRun | None:
 def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], list[Path]]:
     """Scores, training runs and dispatch sample files found under ``paths`` (files or folders)."""
     scores, runs, samples = [], [], []
+    shipped = shipped_digest()
     for root in map(Path, paths):
         if not root.exists():
             raise FileNotFoundError(f"--results {root}: no such file or folder")
@@ -180,7 +229,7 @@ def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], li
         for path in files:
             try:
                 if path.name.startswith("results_") and path.suffix == ".json":
-                    scores.extend(read_results(path))
+                    scores.extend(read_results(path, shipped))
                 elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
                     samples.append(path)
                 elif path.name in ("summary.json", "t2eval.json") or path.name.endswith(".metrics.jsonl"):

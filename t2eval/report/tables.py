@@ -162,7 +162,7 @@ def timing_table(scores: list[Score], relative_to=None) -> str:
              "|---|---|---|---:|---:|---:|---|"]
     by_file: dict = {}
     for s in scores:
-        if s.method == "prompt":
+        if s.method.split("[")[0].split("@")[0] == "prompt":
             by_file.setdefault(s.source, []).append(s)
     for path, group in sorted(by_file.items(), key=lambda kv: str(kv[0])):
         seconds = group[0].info.get("t2", {}).get("seconds", {})

@@ -1,6 +1,6 @@
 """Learning curves (validation accuracy vs step, base level dashed: the paper's Figure 4).
 
-    python -m t2eval.train.plot RUN_DIR [RUN_DIR ...] -o reports/training_curves.png
+    python -m t2eval.report.curves RUN_DIR [RUN_DIR ...] -o reports/training_curves.png
 
 Needs matplotlib (``pip install matplotlib``; not a t2eval dependency).
 """
