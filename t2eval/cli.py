@@ -40,6 +40,20 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="t2eval")
 def main():
     """t2eval: self-adaptive LLMs (Transformer-Squared) for lm-evaluation-harness."""
+    _show_library_logs()
+
+
+def _show_library_logs() -> None:
+    """t2eval's library code logs (``logging.getLogger("t2eval....")``); the command line shows
+    its INFO messages on stderr as ``[t2eval.module] message``."""
+    import logging
+
+    logger = logging.getLogger("t2eval")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ A Python process that never imports lm-eval pays for one small import. Set
 from __future__ import annotations
 
 import importlib.abc
+import logging
 import os
 import sys
 from pathlib import Path
@@ -97,7 +98,7 @@ def patch_evaluation_tracker(tracker_module) -> None:
             else:
                 target = path / str(self.general_config_tracker.model_name_sanitized) / f"t2_decisions_{self.date_id}.jsonl"
             atomic_write_text(target, "".join(json.dumps(line) + "\n" for line in lines))
-            print(f"[t2eval] pass-1 decisions of {len(lines)} documents: {target}", file=sys.stderr)
+            logging.getLogger("lm_eval.t2").info("pass-1 decisions of %d documents: %s", len(lines), target)
         return out
 
     save_results_aggregated._t2eval = True

@@ -39,35 +39,35 @@ def test_key_depends_on_weights_targets_and_dtype(tmp_path):
     assert len(keys) == 4
 
 
-def test_foreign_cache_is_rejected_and_recomputed(tmp_path, capsys):
+def test_foreign_cache_is_rejected_and_recomputed(tmp_path, caplog):
     a, b = make_tiny_llama(seed=0), make_tiny_llama(seed=1)
     dec_a = decompose(a, "mlp", cache_dir=tmp_path, progress=False)
     dec_b = decompose(b, "mlp", cache_dir=tmp_path / "other", progress=False)
     # plant model a's cache where model b's belongs
     shutil.copy(_cache_path(tmp_path, dec_a.key), _cache_path(tmp_path, dec_b.key))
     again = decompose(b, "mlp", cache_dir=tmp_path, progress=False)
-    assert "rejecting SVD cache" in capsys.readouterr().out
+    assert "rejecting SVD cache" in caplog.text
     assert torch.equal(again.factors[again.names[0]].S, dec_b.factors[dec_b.names[0]].S)
 
 
-def test_stale_cache_with_matching_key_fails_spot_check(tiny_model, tmp_path, capsys, monkeypatch):
+def test_stale_cache_with_matching_key_fails_spot_check(tiny_model, tmp_path, caplog, monkeypatch):
     dec = decompose(tiny_model, "mlp", cache_dir=tmp_path, progress=False)
     # weights edited in a way the sampled fingerprint cannot see: force the same key
     monkeypatch.setattr("t2eval.svf.factors.cache_key", lambda *a: dec.key)
     with torch.no_grad():
         tiny_model.get_submodule(dec.names[0]).weight.mul_(1.5)
     fresh = decompose(tiny_model, "mlp", cache_dir=tmp_path, progress=False)
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "do not reproduce the live weights" in out
     torch.testing.assert_close(fresh.factors[dec.names[0]].S, dec.factors[dec.names[0]].S * 1.5)
 
 
-def test_truncated_cache_is_rejected(tiny_model, tmp_path, capsys):
+def test_truncated_cache_is_rejected(tiny_model, tmp_path, caplog):
     dec = decompose(tiny_model, "mlp", cache_dir=tmp_path, progress=False)
     path = _cache_path(tmp_path, dec.key)
     path.write_bytes(path.read_bytes()[:1000])
     decompose(tiny_model, "mlp", cache_dir=tmp_path, progress=False)
-    assert "unreadable" in capsys.readouterr().out
+    assert "unreadable" in caplog.text
     assert path.stat().st_size > 1000  # rewritten whole
 
 

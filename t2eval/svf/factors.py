@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import torch
 from .fingerprint import model_fingerprint
 from .targets import select_targets
 from ..atomic import atomic_path
+
+log = logging.getLogger(__name__)
 
 SVD_FORMAT = "1"
 SPOT_CHECK_ROWS = 4
@@ -91,7 +94,7 @@ def decompose(model, targets: str = "mlp", cache_dir: str | Path | None = None,
         try:
             return _load(path, key, fingerprint, weights)
         except StaleCacheError as err:
-            print(f"[t2eval] rejecting SVD cache {path}: {err}; recomputing")
+            log.warning("rejecting SVD cache %s: %s; recomputing", path, err)
     result = Decomposition(_svd_all(weights, progress), fingerprint, key)
     if use_cache:
         _save(result, path)

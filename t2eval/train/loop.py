@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,6 +35,7 @@ from .policy import PeftAdapter, make_policy, save_artifact
 from .rollout import generate, teacher_forced
 
 TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
+log = logging.getLogger(__name__)
 
 
 class ResumeError(RuntimeError):
@@ -209,7 +210,7 @@ class Trainer:
 
     def _log(self, msg: str) -> None:
         if self.progress:
-            print(f"[t2eval train] {msg}", file=sys.stderr, flush=True)
+            log.info(msg)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> float:
