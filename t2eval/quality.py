@@ -139,8 +139,8 @@ def slice_nll(model, tokenizer, task, docs: list[dict]) -> float:
     from .train.choice import choice_eval
     from .train.objective import reference_nll
 
-    if task.choice is not None:
-        return choice_eval(model, tokenizer, [task.choice(d) for d in docs])[1]
+    if task.score is None:  # a stock multiple-choice task: no reference answer but the gold choice
+        return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[1]
     return reference_nll(model, tokenizer, task, docs)
 
 

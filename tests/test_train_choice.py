@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import data_dir
-from test_train import CharTokenizer, tiny
+from test_train import CharTokenizer, local_data, tiny  # noqa: F401  (local_data: a fixture)
 from t2eval.train import TrainTask, Trainer, build_config, build_task
 from t2eval.train.choice import ChoiceItem, choice_eval, choice_kl, choice_loss, choice_scores, encode_pair
 from t2eval.train.config import ConfigError
@@ -29,7 +29,7 @@ def toy_choice_task(seed=0, data_dir=None, n=48, **_):
         rng.shuffle(choices)
         docs.append({"ctx": ctx, "choices": choices, "gold": choices.index("bb")})
 
-    def item(d):
+    def item(d, tokenizer=None):
         return ChoiceItem([(d["ctx"] + " ", c) for c in d["choices"]], d["gold"], [float(len(c)) for c in d["choices"]])
 
     return TrainTask(name="toy_choice", label="reasoning", prompt=lambda d: d["ctx"], score=None,
@@ -60,7 +60,7 @@ def test_encode_pair_moves_trailing_spaces_to_the_continuation():
 def test_choice_scores_are_summed_loglikelihoods_with_minus_inf_padding():
     model, tok = tiny(), CharTokenizer()
     task = toy_choice_task()
-    items = [task.choice(d) for d in task.train_docs[:5]]
+    items = [task.choice(d, tok) for d in task.train_docs[:5]]
     with torch.no_grad():
         scores = choice_scores(model, tok, items)
         norm = choice_scores(model, tok, items, "acc_norm")
@@ -126,7 +126,7 @@ def test_choice_training_raises_validation_accuracy_and_only_moves_z(tmp_path):
     from t2eval.svf import SVFAdapter
 
     with SVFAdapter(model, trainer.policy.dec).applied(result.expert):
-        acc, _ = choice_eval(model, CharTokenizer(), [trainer.task.choice(d) for d in trainer.val_docs])
+        acc, _ = choice_eval(model, CharTokenizer(), [trainer.task.choice(d, None) for d in trainer.val_docs])
     assert acc == pytest.approx(result.best_val)
 
 
@@ -185,7 +185,7 @@ def test_stock_arc_easy_choice_task_matches_lm_eval_loglikelihood(embedded):
     task = build_task("arc_easy", data_dir=str(data_dir()))
     assert task.label == "reasoning" and task.choice is not None
     assert len(task.train_docs) + len(task.val_docs) == 2251  # ARC-Easy train, halved
-    items = [task.choice(d) for d in task.train_docs[:3]]
+    items = [task.choice(d, tok) for d in task.train_docs[:3]]
     assert items[0].pairs[0][0].startswith("Question: ") and items[0].pairs[0][1].startswith(" ")
     lm = HFLM(pretrained=model, tokenizer=tok, batch_size=4)
     expected = lm.loglikelihood([_Req(p) for item in items for p in item.pairs])
@@ -198,3 +198,22 @@ def test_stock_arc_easy_choice_task_matches_lm_eval_loglikelihood(embedded):
 class _Req:
     def __init__(self, args):
         self.args = args
+
+
+def test_cls_task_as_a_choice_over_the_pass1_labels(local_data):
+    """cls --objective choice trains z_c on the decision dispatch=score makes: the system-layout
+    pass-1 chat opened with `Classification: \\boxed{`, one continuation per label."""
+    from transformers import AutoTokenizer
+
+    from t2eval.dispatch import LABELS
+    from t2eval.dispatch.prompt import ANSWER_PREFIX, instructions
+    from t2eval.models import resolve_model_path
+
+    tok = AutoTokenizer.from_pretrained(resolve_model_path())
+    task = build_task("cls")
+    doc = task.train_docs[0]
+    item = task.choice(doc, tok)
+    assert [cont for _, cont in item.pairs] == list(LABELS) and LABELS[item.gold] == doc["label"]
+    context = item.pairs[0][0]
+    assert context.endswith(ANSWER_PREFIX) and instructions() in context and doc["question"] in context
+    assert context.index(instructions()) < context.index(doc["question"])  # system turn first

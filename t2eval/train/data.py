@@ -36,8 +36,9 @@ class TrainTask:
 
     ``prompt(doc)`` is the user-turn text; ``score(responses, docs)`` returns 1.0/0.0 per
     response; ``reference(doc)`` is the target text of ``--objective sft``.
-    ``chat``: wrap prompts in the tokenizer's chat template. ``choice(doc)``: the document's
-    multiple-choice requests as lm-eval builds them (tasks trained with ``--objective choice``).
+    ``chat``: wrap prompts in the tokenizer's chat template. ``choice(doc, tokenizer)``: the
+    document as a multiple-choice item (tasks trained with ``--objective choice``); ``score``
+    is None for tasks that can only be trained that way (stock lm-eval multiple-choice tasks).
     """
 
     name: str
@@ -50,7 +51,7 @@ class TrainTask:
     max_gen_toks: int = 256
     reference: Callable[[dict], str] | None = None
     chat: bool = True
-    choice: Callable[[dict], "ChoiceItem"] | None = None  # multiple-choice tasks (objective=choice)
+    choice: Callable[[dict, object], "ChoiceItem"] | None = None  # (doc, tokenizer) -> item (objective=choice)
 
     def render(self, doc: dict, tokenizer) -> str:
         text = self.prompt(doc)
@@ -217,7 +218,7 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> 
     train, val = halve(docs, seed)
     cache = {}
 
-    def item(doc: dict):
+    def item(doc: dict, tokenizer=None):
         key = id(doc)
         if key not in cache:
             cache[key] = items.get(key) or choice_item(task, doc)
@@ -256,4 +257,21 @@ def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
     return TrainTask(name="cls", label="cls", prompt=lambda d: classification_prompt(d["question"]),
                      score=_per_doc(score_dispatch), train_docs=pooled["train"], val_docs=pooled["val"],
                      stop=list(PASS1_GEN["until"]), max_gen_toks=int(PASS1_GEN["max_gen_toks"]),
-                     reference=lambda d: f"Classification: \\boxed{{{d['label']}}}")
+                     reference=lambda d: f"Classification: \\boxed{{{d['label']}}}", choice=cls_choice)
+
+
+def cls_choice(doc: dict, tokenizer, layout: str = "system"):
+    """Pass 1 in score mode (the backend's default) as a choice over the labels: the
+    classification chat in ``layout`` with the assistant turn opened by ``Classification:
+    \\boxed{``; each label is one continuation (``--objective choice`` trains z_c on exactly
+    the decision ``dispatch=score`` makes)."""
+    from t2eval.dispatch import LABELS as PASS1_LABELS
+    from t2eval.dispatch.prompt import ANSWER_PREFIX, LABEL_END, pass1_messages
+
+    from .choice import ChoiceItem
+
+    context = tokenizer.apply_chat_template(pass1_messages(doc["question"], layout), add_generation_prompt=True,
+                                            tokenize=False) + ANSWER_PREFIX
+    labels = [label + LABEL_END for label in PASS1_LABELS]
+    return ChoiceItem([(context, label) for label in labels], PASS1_LABELS.index(doc["label"]),
+                      [float(len(label)) for label in labels])

@@ -121,11 +121,11 @@ class Trainer:
         self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
         if cfg.objective == "sft" and self.task.reference is None:
             raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
-        if (cfg.objective == "choice") != (self.task.choice is not None):
-            raise ConfigError(f"task {self.task.name} is a multiple-choice lm-eval task: train it with --objective choice"
-                              if self.task.choice is not None else
-                              f"--objective choice needs a multiple-choice lm-eval task (e.g. arc_easy); "
-                              f"{self.task.name} is generative: use --objective rl or sft")
+        if cfg.objective == "choice" and self.task.choice is None:
+            raise ConfigError(f"--objective choice needs a multiple-choice task (a stock lm-eval one such as "
+                              f"arc_easy, or cls); {self.task.name} is generative: use --objective rl or sft")
+        if cfg.objective != "choice" and self.task.score is None:
+            raise ConfigError(f"task {self.task.name} is a multiple-choice lm-eval task: train it with --objective choice")
         self.policy = make_policy(model, cfg, decomposition, progress)
         self.engine = self._make_engine()
         self.params = self.policy.params
@@ -219,7 +219,7 @@ class Trainer:
         docs, correct = self.val_docs, 0.0
         if not docs:
             return float("nan")
-        if self.task.choice is not None:
+        if self.cfg.objective == "choice":
             return self._choice_validation()[0]
         with self.policy.adapted():
             for i in range(0, len(docs), self.cfg.eval_batch):
@@ -231,7 +231,7 @@ class Trainer:
 
     def validation_nll(self) -> float | None:
         """Mean per-token NLL of the validation documents' reference answers (None: no references)."""
-        if self.task.choice is not None and self.val_docs:
+        if self.cfg.objective == "choice" and self.val_docs:
             return self._choice_validation()[1]
         if self.task.reference is None or not self.val_docs:
             return None
@@ -241,7 +241,7 @@ class Trainer:
     def _evaluate(self, step: int) -> None:
         """Validation accuracy; ties are broken by the lower reference-answer NLL (a 135M model
         scores 0 on GSM8K / MBPP validation, where accuracy alone would always keep z = 1)."""
-        if self.task.choice is not None:
+        if self.cfg.objective == "choice":
             acc, nll = self._choice_validation() if self.val_docs else (float("nan"), None)
         else:
             acc, nll = self.validate(), self.validation_nll()
@@ -263,7 +263,7 @@ class Trainer:
     def _choice_validation(self) -> tuple[float, float]:
         """(accuracy, gold-choice NLL under pi) of the current weights on the validation half."""
         with self.policy.adapted():
-            return choice_eval(self.model, self.tokenizer, [self.task.choice(d) for d in self.val_docs],
+            return choice_eval(self.model, self.tokenizer, [self.task.choice(d, self.tokenizer) for d in self.val_docs],
                                self.cfg.choice_norm, self.cfg.eval_batch)
 
     # ------------------------------------------------------------------ one update
@@ -328,7 +328,7 @@ class Trainer:
         totals = {"reward_sum": 0.0, "correct": 0, "nll_sum": 0.0, "kl_sum": 0.0}
         need_base = cfg.kl > 0 or cfg.track_kl
         for i in range(0, len(docs), cfg.micro_batch):
-            items = [self.task.choice(d) for d in docs[i:i + cfg.micro_batch]]
+            items = [self.task.choice(d, self.tokenizer) for d in docs[i:i + cfg.micro_batch]]
             base = None
             if need_base:
                 with torch.no_grad(), self.policy.base():
