@@ -217,3 +217,30 @@ def test_cls_task_as_a_choice_over_the_pass1_labels(local_data):
     context = item.pairs[0][0]
     assert context.endswith(ANSWER_PREFIX) and instructions() in context and doc["question"] in context
     assert context.index(instructions()) < context.index(doc["question"])  # system turn first
+
+
+def test_shared_context_scores_and_gradients_equal_full_rows():
+    """One context forward + its KV cache per document gives the same scores and the same
+    gradient with respect to z as one full row per choice."""
+    from t2eval.svf import SVFAdapter, decompose
+
+    model, tok = tiny(), CharTokenizer()
+    task = toy_choice_task()
+    items = [task.choice(d) for d in task.train_docs[:6]]
+    items[0] = ChoiceItem([(p[0], p[1] + "xyz"[:i]) for i, p in enumerate(items[0].pairs)], items[0].gold,
+                          items[0].lengths)  # continuations of different lengths
+    adapter = SVFAdapter(model, decompose(model, "mlp", progress=False))
+    z = {n: torch.nn.Parameter(1 + 0.1 * torch.randn(f.S.shape, generator=torch.Generator().manual_seed(1)))
+         for n, f in adapter.decomposition.factors.items()}
+    grads = []
+    for share in (True, False):
+        for p in z.values():
+            p.grad = None
+        with adapter.trainable(z):
+            scores = choice_scores(model, tok, items, share_context=share)
+            scores[torch.isfinite(scores)].sum().backward()
+        grads.append((scores.detach(), {n: p.grad.clone() for n, p in z.items()}))
+    (shared, g_shared), (rows, g_rows) = grads
+    torch.testing.assert_close(shared, rows, atol=1e-4, rtol=1e-4)
+    for name in g_rows:
+        torch.testing.assert_close(g_shared[name], g_rows[name], atol=1e-4, rtol=1e-3)

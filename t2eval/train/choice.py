@@ -53,35 +53,80 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
     return ctx, whole[len(ctx):]
 
 
-def choice_rows(tokenizer, items: list[ChoiceItem], device) -> tuple[Rollout, torch.Tensor]:
-    """Every (document, choice) as one left-padded row whose response is the continuation;
-    returns the rows and each row's document index."""
-    pairs = [encode_pair(tokenizer, c, k) for item in items for c, k in item.pairs]
+def choice_scores(model, tokenizer, items: list[ChoiceItem], norm: str = "acc",
+                  share_context: bool = True) -> torch.Tensor:
+    """(documents, max choices) scores (log-likelihoods, per character for ``acc_norm``);
+    missing choices are -inf. Differentiable when the model is. ``share_context``: a document
+    whose choices share one context runs it once and its KV cache serves every choice (the
+    same numbers as one full row per choice, within float error; tested)."""
+    device = next(model.parameters()).device
+    encoded = [[encode_pair(tokenizer, c, k) for c, k in item.pairs] for item in items]
+    if share_context and all(len({tuple(c) for c, _ in doc}) == 1 and doc[0][0] for doc in encoded):
+        ll = _shared_context_loglikelihoods(model, encoded, pad_id(tokenizer), device)
+    else:
+        ll = _row_loglikelihoods(model, [pair for doc in encoded for pair in doc], pad_id(tokenizer), device)
+    if norm == "acc_norm":
+        ll = ll / torch.tensor([n for item in items for n in item.lengths], dtype=ll.dtype, device=device)
     owner = torch.tensor([d for d, item in enumerate(items) for _ in item.pairs], device=device)
+    slot = torch.tensor([c for item in items for c in range(len(item.pairs))], device=device)
+    width = max(len(item.pairs) for item in items)
+    scores = torch.full((len(items), width), float("-inf"), dtype=ll.dtype, device=device)
+    return scores.index_put((owner, slot), ll)
+
+
+def _row_loglikelihoods(model, pairs: list[tuple[list[int], list[int]]], pad: int, device) -> torch.Tensor:
+    """Summed continuation log-likelihood of each (context, continuation), one full row each."""
     width = max(len(c) + len(k) for c, k in pairs)
-    ids = torch.full((len(pairs), width), pad_id(tokenizer), dtype=torch.long)
+    ids = torch.full((len(pairs), width), pad, dtype=torch.long)
     attn, resp = torch.zeros_like(ids), torch.zeros_like(ids)
     for i, (c, k) in enumerate(pairs):
         ids[i, width - len(c) - len(k):] = torch.tensor(c + k)
         attn[i, width - len(c) - len(k):] = 1
         resp[i, width - len(k):] = 1
-    return Rollout(ids.to(device), attn.to(device), resp.to(device), []), owner
+    rows = Rollout(ids.to(device), attn.to(device), resp.to(device), [])
+    log_probs, tokens, row = response_log_softmax(model, rows.input_ids, rows.attention_mask, rows.response_mask)
+    token_logp = log_probs.gather(-1, tokens[:, None]).squeeze(-1)
+    return sequence_logp(token_logp, row, len(pairs), "sum")
 
 
-def choice_scores(model, tokenizer, items: list[ChoiceItem], norm: str = "acc") -> torch.Tensor:
-    """(documents, max choices) scores (log-likelihoods, per character for ``acc_norm``);
-    missing choices are -inf. Differentiable when the model is."""
-    device = next(model.parameters()).device
-    rows, owner = choice_rows(tokenizer, items, device)
-    log_probs, ids, row = response_log_softmax(model, rows.input_ids, rows.attention_mask, rows.response_mask)
-    token_logp = log_probs.gather(-1, ids[:, None]).squeeze(-1)
-    ll = sequence_logp(token_logp, row, rows.input_ids.shape[0], "sum")
-    if norm == "acc_norm":
-        ll = ll / torch.tensor([n for item in items for n in item.lengths], dtype=ll.dtype, device=device)
-    width = max(len(item.pairs) for item in items)
-    slot = torch.tensor([c for item in items for c in range(len(item.pairs))], device=device)
-    scores = torch.full((len(items), width), float("-inf"), dtype=ll.dtype, device=device)
-    return scores.index_put((owner, slot), ll)
+def _shared_context_loglikelihoods(model, encoded, pad: int, device) -> torch.Tensor:
+    """The same, with each document's context run once: (1) the left-padded contexts, whose
+    last position predicts every continuation's first token; (2) every continuation but its
+    last token, on the context's KV cache (selected per choice), predicting the rest."""
+    from .rollout import position_ids
+
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    contexts = [doc[0][0] for doc in encoded]
+    width = max(len(c) for c in contexts)
+    ctx_ids = torch.full((len(contexts), width), pad, dtype=torch.long, device=device)
+    ctx_mask = torch.zeros_like(ctx_ids)
+    for d, c in enumerate(contexts):
+        ctx_ids[d, width - len(c):] = torch.tensor(c, device=device)
+        ctx_mask[d, width - len(c):] = 1
+    out = decoder(input_ids=ctx_ids, attention_mask=ctx_mask, position_ids=position_ids(ctx_mask), use_cache=True)
+    first = torch.log_softmax(head(out.last_hidden_state[:, -1]).float(), -1)      # (D, V)
+    conts = [k for doc in encoded for _, k in doc]
+    owner = torch.tensor([d for d, doc in enumerate(encoded) for _ in doc], device=device)
+    ll = first[owner].gather(1, torch.tensor([k[0] for k in conts], device=device)[:, None]).squeeze(1)
+    longest = max(len(k) for k in conts) - 1
+    if longest == 0:
+        return ll
+    cache = out.past_key_values
+    cache.batch_select_indices(owner)
+    ids = torch.full((len(conts), longest), pad, dtype=torch.long, device=device)
+    own = torch.zeros_like(ids)
+    for r, k in enumerate(conts):
+        ids[r, :len(k) - 1] = torch.tensor(k[:-1], device=device)
+        own[r, :len(k) - 1] = 1
+    lengths = ctx_mask.sum(1)[owner]
+    positions = lengths[:, None] + torch.arange(longest, device=device)[None]
+    hidden = decoder(input_ids=ids, attention_mask=torch.cat([ctx_mask[owner], own], 1), position_ids=positions,
+                     past_key_values=cache, use_cache=False).last_hidden_state
+    chosen = own.bool()
+    rest = torch.log_softmax(head(hidden[chosen]).float(), -1)
+    targets = torch.tensor([t for k in conts for t in k[1:]], device=device)
+    rows = torch.arange(len(conts), device=device)[:, None].expand_as(chosen)[chosen]
+    return ll.index_add(0, rows, rest.gather(1, targets[:, None]).squeeze(1))
 
 
 def _log_policy(scores: torch.Tensor) -> torch.Tensor:
