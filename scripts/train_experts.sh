@@ -8,14 +8,15 @@ cd "$(dirname "$0")/.."
 export T2EVAL_DATA_DIR="${T2EVAL_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 OUT=experts/smollm2-135m-instruct
-declare -A TASK=([reasoning]=arc_easy_t2 [cls]=cls [math]=gsm8k_t2 [code]=mbpp_t2)
-# reasoning: REINFORCE + KL (the paper's objective). cls / math / code: next-token (SFT) on the
-# reference answers, because REINFORCE had no signal at this model size (reports/training.md):
-# every sampled answer was wrong (cls: 0/24 at step 1; gsm8k: 0/16), so the mean-baseline
-# advantage, and with it the policy gradient, was exactly zero.
+declare -A TASK=([reasoning]=arc_easy [cls]=cls [math]=gsm8k_t2 [code]=mbpp_t2)
+# reasoning: stock lm-eval arc_easy as a choice policy (REINFORCE's exact expected reward over the
+# choices lm-eval scores); cls: the score-mode pass-1 decision as a choice over the labels.
+# math / code: next-token (SFT) on the reference answers, because REINFORCE had no signal at this
+# model size (reports/training.md): every sampled answer was wrong (gsm8k: 0/16), so the
+# mean-baseline advantage, and with it the policy gradient, was exactly zero.
 declare -A ARGS=(
-  [reasoning]="--kl 0.1"
-  [cls]="--kl 0.1 --objective sft steps=10 val_size=48 eval_every=5"
+  [reasoning]="--objective choice"
+  [cls]="--objective choice"
   [math]="--kl 0.1 --objective sft steps=6 val_size=16 eval_every=3"
   [code]="--kl 0.1 --objective sft steps=6 val_size=16 eval_every=3"
 )

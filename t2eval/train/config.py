@@ -156,9 +156,12 @@ CPU_TASK_OVERRIDES: dict[str, dict] = {
 #: forward per (document, choice), no KL forward (kl 0, track_kl off); temperature 4 softens the
 #: choice policy (at T = 1 the base model's gold-choice NLL on ARC-Easy validation is 2.40:
 #: pi is nearly one-hot and confidently wrong documents give no gradient).
-CPU_CHOICE_OVERRIDES: dict = {"steps": 100, "batch_size": 16, "micro_batch": 16, "lr": 2e-3,
+CPU_CHOICE_OVERRIDES: dict = {"steps": 100, "batch_size": 16, "micro_batch": 8, "lr": 2e-3,
                               "val_size": 300, "eval_every": 20, "eval_batch": 32, "ckpt_every": 5,
                               "patience": 3, "baseline": "none", "temperature": 4.0, "track_kl": False}
+#: cls (pass 1 in score mode, ~250-token prompts): smaller micro-batches (memory) and validation
+CPU_CHOICE_TASK_OVERRIDES: dict[str, dict] = {
+    "cls": {"steps": 40, "micro_batch": 4, "val_size": 120, "eval_every": 10, "eval_batch": 8}}
 
 #: The LoRA recipe's optimisation (PEFT methods): lr and clip norm of community practice for
 #: LoRA (the paper sweeps both); they replace the SVF values unless set explicitly.
@@ -237,7 +240,10 @@ def build_config(task: str, preset: str | None = None, config_file: str | Path |
         if preset == "cpu":
             objective = {**(loaded or {}), **{k: v for k, v in (options or {}).items() if v is not None},
                          **_override_dict(overrides)}.get("objective")
-            values.update(CPU_CHOICE_OVERRIDES if objective == "choice" else CPU_TASK_OVERRIDES.get(task, {}))
+            if objective == "choice":
+                values.update({**CPU_CHOICE_OVERRIDES, **CPU_CHOICE_TASK_OVERRIDES.get(task, {})})
+            else:
+                values.update(CPU_TASK_OVERRIDES.get(task, {}))
     values.update(loaded or {})
     values.update({k: v for k, v in (options or {}).items() if v is not None})
     if isinstance(overrides, dict):
