@@ -310,17 +310,22 @@ class Trainer:
             for key in totals:
                 totals[key] += st.get(key, 0.0)
             del base, loss
-        lr = self.opt.param_groups[0]["lr"]
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, cfg.clip))
-        self.opt.step()
-        self.sched.step()
-        self.opt.zero_grad(set_to_none=True)
+        lr, grad_norm = self._update()
         sec = time.perf_counter() - start
         stats.update(nll=totals["nll_sum"] / max(1, num_tokens), tokens=num_tokens, lr=lr, grad_norm=grad_norm,
                      **self.policy.stats(), sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
         if need_base:
             stats["kl"] = totals["kl_sum"] / max(1, num_tokens)
         return stats
+
+    def _update(self) -> tuple[float, float]:
+        """Clip the accumulated gradient, step AdamW and the schedule; (lr used, grad norm)."""
+        lr = self.opt.param_groups[0]["lr"]
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.clip))
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return lr, grad_norm
 
     def _choice_step(self, docs: list[dict], start: float) -> dict:
         """One update of the choice policy (see :mod:`t2eval.train.choice`)."""
@@ -342,11 +347,7 @@ class Trainer:
                 loss.backward()
             for key in totals:
                 totals[key] += st.get(key, 0.0)
-        lr = self.opt.param_groups[0]["lr"]
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, cfg.clip))
-        self.opt.step()
-        self.sched.step()
-        self.opt.zero_grad(set_to_none=True)
+        lr, grad_norm = self._update()
         sec = time.perf_counter() - start
         n = len(docs)
         stats = {"batch": n, "reward": totals["reward_sum"] / n, "acc": totals["correct"] / n,
