@@ -449,3 +449,36 @@ def test_settings_are_type_checked_when_parsed():
             build_config("arc_easy_t2", overrides=bad)
     cfg = build_config("arc_easy_t2", overrides=["lr=1e-3", "patience=none", "kl=1", "betas=[0.9, 0.99]"])
     assert (cfg.lr, cfg.patience, cfg.kl, cfg.betas) == (1e-3, None, 1.0, (0.9, 0.99))
+
+
+def test_leave_one_out_advantages_and_flat_groups():
+    from t2eval.train.loop import rl_advantages
+
+    rewards = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0])
+    adv, keep = rl_advantages(rewards, "loo", samples=4)
+    torch.testing.assert_close(adv[:4], torch.tensor([2.0, -2 / 3, -2 / 3, -2 / 3]))
+    assert keep.tolist() == [True] * 4 + [False] * 4            # an all-correct group carries no signal
+    adv, keep = rl_advantages(rewards, "mean")
+    assert keep.all() and abs(float(adv.sum())) < 1e-6
+    with pytest.raises(ConfigError, match="samples >= 2"):
+        toy_config(baseline="loo")
+
+
+def test_k_samples_per_prompt_with_loo_baseline(tmp_path):
+    trainer = run(tmp_path, samples=4, baseline="loo", batch_size=4, micro_batch=8, steps=1, eval_every=0)
+    stats = trainer.train_step(1)
+    assert stats["batch"] == 4 and stats["samples"] == 16 and 0 <= stats["kept"] <= 16
+    assert stats.get("skipped") or stats["kept"] % 4 == 0       # whole groups are kept or dropped
+
+
+def test_all_flat_groups_skip_the_update(tmp_path):
+    """Every sample wrong: no policy gradient, so neither z nor Adam's state moves."""
+    task = toy_task()
+    task.score = lambda responses, docs: [0.0] * len(responses)
+    trainer = Trainer(toy_config(samples=2, baseline="loo", kl=0.1, steps=1, eval_every=0), tmp_path / "flat",
+                      model=tiny(), tokenizer=CharTokenizer(), task=task, progress=False)
+    before = trainer.policy.snapshot()
+    stats = trainer.train_step(1)
+    assert stats["skipped"] is True and stats["kept"] == 0
+    assert all(torch.equal(before[n], v) for n, v in trainer.policy.snapshot().items())
+    assert not trainer.opt.state  # Adam never stepped

@@ -63,7 +63,10 @@ class TrainConfig:
     # rewards / policy gradient
     reward_correct: float = 1.0
     reward_wrong: float = -1.0
-    baseline: str = "none"          # none | mean (subtract the batch mean reward)
+    baseline: str = "none"          # none | mean (subtract the batch mean reward) | loo (leave-one-out:
+                                    # each sample's reward minus the mean of its prompt's other samples)
+    samples: int = 1                # samples per prompt (k); with baseline=loo a prompt whose k rewards
+                                    # are all equal has zero advantage and is left out of the update
     logp: str = "sum"               # sum | mean: log pi(y|x) summed (paper) or averaged over tokens
     temperature: float = 1.0        # sampling temperature (objective=choice: of the choice policy pi)
     max_new_tokens: int | None = None   # default: the task YAML's max_gen_toks
@@ -95,17 +98,19 @@ class TrainConfig:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
         choices = {"objective": ("rl", "sft", "choice"), "choice_estimator": ("expectation", "sample"),
                    "choice_norm": ("acc", "acc_norm"), "param": ("raw", "sigmoid"), "method": METHODS,
-                   "baseline": ("none", "mean"), "logp": ("sum", "mean"), "engine": ("hf", "vllm"),
+                   "baseline": ("none", "mean", "loo"), "logp": ("sum", "mean"), "engine": ("hf", "vllm"),
                    "kl_norm": ("per_token", "per_sequence")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
-        positive = ("steps", "batch_size", "micro_batch", "eval_batch")
+        positive = ("steps", "batch_size", "micro_batch", "eval_batch", "samples")
         for key in positive:
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.lr <= 0 or self.clip <= 0:
             raise ConfigError("lr and clip must be positive")
+        if self.baseline == "loo" and self.samples < 2:
+            raise ConfigError("baseline=loo compares samples of the same prompt: set samples >= 2 (e.g. samples=4)")
         if self.kl < 0:
             raise ConfigError(f"kl must be >= 0, got {self.kl}")
         if self.param == "sigmoid" and not 0 < self.initial_multiplier() < 1:

@@ -38,6 +38,22 @@ TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
 log = logging.getLogger(__name__)
 
 
+def rl_advantages(rewards: torch.Tensor, baseline: str, samples: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantage, kept) per sample. ``none``: the reward; ``mean``: minus the batch mean;
+    ``loo``: minus the mean of the other samples of the same prompt (groups of ``samples``
+    consecutive rows), and a group whose rewards are all equal is not kept (zero advantage:
+    no policy signal)."""
+    keep = torch.ones_like(rewards, dtype=torch.bool)
+    if baseline == "mean":
+        return rewards - rewards.mean(), keep
+    if baseline != "loo":
+        return rewards, keep
+    groups = rewards.view(-1, samples)
+    others = (groups.sum(1, keepdim=True) - groups) / (samples - 1)
+    flat = (groups == groups[:, :1]).all(1, keepdim=True).expand_as(groups)
+    return (groups - others).flatten(), ~flat.flatten()
+
+
 class ResumeError(RuntimeError):
     """A run folder cannot be resumed (or would be overwritten)."""
 
@@ -274,9 +290,12 @@ class Trainer:
         if cfg.objective == "choice":
             return self._choice_step(docs, start)
         prompts = [task.render(d, tok) for d in docs]
-        chunks = [slice(i, i + cfg.micro_batch) for i in range(0, len(docs), cfg.micro_batch)]
         device = self.params[0].device
         stats = {"batch": len(docs)}
+        if cfg.objective == "rl":
+            docs = [d for d in docs for _ in range(cfg.samples)]  # k samples per prompt, grouped
+            prompts = [p for p in prompts for _ in range(cfg.samples)]
+        chunks = [slice(i, i + cfg.micro_batch) for i in range(0, len(docs), cfg.micro_batch)]
         if cfg.objective == "rl":
             with self.policy.adapted():
                 batches = [generate(self.model, tok, prompts[c], self.max_new, task.stop, do_sample=True,
@@ -285,25 +304,32 @@ class Trainer:
             scores = task.score(texts, docs)
             rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],
                                    dtype=torch.float32, device=device)
-            advantages = rewards - rewards.mean() if cfg.baseline == "mean" else rewards
-            stats.update(reward=float(rewards.mean()), acc=float(sum(scores) / len(scores)))
+            advantages, keep = rl_advantages(rewards, cfg.baseline, cfg.samples)
+            stats.update(reward=float(rewards.mean()), acc=float(sum(scores) / len(scores)),
+                         samples=len(scores), kept=int(keep.sum()))
+            work = [(b.select(keep[c]), advantages[c][keep[c]]) for c, b in zip(chunks, batches) if keep[c].any()]
         else:
-            batches = [teacher_forced(tok, prompts[c], [task.reference(d) for d in docs[c]], device)
-                       for c in chunks]
-            advantages = None
+            work = [(teacher_forced(tok, prompts[c], [task.reference(d) for d in docs[c]], device), None)
+                    for c in chunks]
         gen_sec = time.perf_counter() - start
-        num_tokens = sum(b.num_response_tokens for b in batches)
+        if not work:  # every group flat: no policy signal, so no KL-only step is fed to Adam
+            self.sched.step()
+            sec = time.perf_counter() - start
+            return {**stats, "skipped": True, "tokens": 0, "lr": self.opt.param_groups[0]["lr"], **self.policy.stats(),
+                    "sec": round(sec, 3), "gen_sec": round(gen_sec, 3), "tok_per_s": 0.0}
+        num_tokens = sum(b.num_response_tokens for b, _ in work)
+        num_seqs = sum(b.input_ids.shape[0] for b, _ in work)
         need_base = cfg.kl > 0 or cfg.track_kl
         totals = {"kl_sum": 0.0, "nll_sum": 0.0}
-        for c, batch in zip(chunks, batches):
+        for batch, adv in work:
             base = None
             if need_base:
                 with torch.no_grad(), self.policy.base():
                     base = response_log_softmax(self.model, batch.input_ids, batch.attention_mask,
                                                 batch.response_mask, cfg.temperature)[0]
             with self.policy.trainable():
-                loss, st = micro_loss(self.model, batch, None if advantages is None else advantages[c], base,
-                                      kl_coef=cfg.kl, num_seqs=len(docs), num_tokens=num_tokens,
+                loss, st = micro_loss(self.model, batch, adv, base,
+                                      kl_coef=cfg.kl, num_seqs=num_seqs, num_tokens=num_tokens,
                                       logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective,
                                       kl_norm=cfg.kl_norm)
                 loss.backward()

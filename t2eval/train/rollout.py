@@ -26,6 +26,12 @@ class Rollout:
     def num_response_tokens(self) -> int:
         return int(self.response_mask.sum())
 
+    def select(self, keep: torch.Tensor) -> "Rollout":
+        """The rows where ``keep`` (bool, one per row) is true."""
+        rows = keep.nonzero().flatten()
+        return Rollout(self.input_ids[rows], self.attention_mask[rows], self.response_mask[rows],
+                       [self.texts[i] for i in rows.tolist()])
+
 
 def pad_id(tokenizer) -> int:
     pad = getattr(tokenizer, "pad_token_id", None)
