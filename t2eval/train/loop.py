@@ -453,6 +453,9 @@ class Trainer:
                       "steps_done": self.step, "best_step": self.best_step, "base_val": self.base_val,
                       "best_val": self.best_val, "val_docs": len(self.val_docs), "param": self.cfg.param,
                       "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "targets": self.cfg.targets}
+        if self.cfg.objective == "choice":
+            provenance.update(choice_estimator=self.cfg.choice_estimator, choice_norm=self.cfg.choice_norm,
+                              temperature=self.cfg.temperature)
         return self.policy.export(snapshot, self.cfg.name or label, label, provenance)
 
     def _finish(self, save: bool) -> TrainResult:
