@@ -9,6 +9,9 @@ the bounds it must keep::
     task = "arc_easy"           # a task of task_configs/ (cls: dispatch_t2) or a stock lm-eval
                                 # multiple-choice task (the experts trained with --objective choice)
     chat = false                # score slice with --apply_chat_template (default true)
+    mode = "score"              # dispatch_t2 only: judge pass 1 as the backend runs it by default
+                                # (dispatch=score, system layout, options) instead of lm-eval's
+                                # generated label; NLL = the gold label's under the label policy
     limit = 200                 # score slice: the first N test documents (0: no score slice)
     base = 0.34                 # the base model on that slice (when written)
     score = 0.38                # the expert on that slice (when written)
@@ -42,7 +45,8 @@ from pathlib import Path
 from .models import DEFAULT_MODEL
 
 SCORE_MARGIN_DOCS = 2    # min = measured score - 2 documents of the slice (never below base)
-NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin)
+NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin) + NLL_FLOOR
+NLL_FLOOR = 1e-3         # float noise when the measured NLL is ~0 (a saturated label policy)
 
 
 class GateError(ValueError):
@@ -59,6 +63,7 @@ class Bound:
     nll_max: float | None = None
     fingerprint: str | None = None
     chat: bool = True
+    mode: str = "generate"
     recorded: dict = field(default_factory=dict)
 
 
@@ -87,7 +92,7 @@ def read_gate(path: str | Path) -> tuple[str, list[Bound]]:
     for name, entry in entries.items():
         if "task" not in entry:
             raise GateError(f"{path}: [experts.{name}] needs a task")
-        keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint", "chat")
+        keys = ("limit", "min", "nll_docs", "nll_max", "fingerprint", "chat", "mode")
         bounds.append(Bound(name, entry["task"], **{k: entry[k] for k in keys if k in entry}, recorded=entry))
     return data.get("model", DEFAULT_MODEL), bounds
 
@@ -134,14 +139,24 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
     return build_task(task, 0, data_dir), [dict(docs[i]) for i in range(min(n, len(docs)))]
 
 
-def slice_nll(model, tokenizer, task, docs: list[dict]) -> float:
-    """Mean NLL of the reference answers (multiple-choice tasks: of the gold choice under pi)."""
+def slice_nll(model, tokenizer, task, docs: list[dict], choice: bool = False) -> float:
+    """Mean NLL of the reference answers (multiple-choice tasks, and ``choice``: of the gold
+    choice under the choice policy)."""
     from .train.choice import choice_eval
     from .train.objective import reference_nll
 
-    if task.score is None:  # a stock multiple-choice task: no reference answer but the gold choice
+    if choice or task.score is None:  # a stock multiple-choice task has no reference answer
         return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[1]
     return reference_nll(model, tokenizer, task, docs)
+
+
+def pass1_accuracy(model, tokenizer, n: int, data_dir: str | None = None) -> float:
+    """Score-mode pass-1 accuracy (the backend's default dispatch) on the first ``n``
+    dispatch_t2 documents, with whatever weights the model holds."""
+    from .train.choice import choice_eval
+
+    task, docs = eval_docs("dispatch_t2", n, data_dir)
+    return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[0]
 
 
 # ----------------------------------------------------------------------------- the gate
@@ -169,25 +184,34 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
     if bound.nll_docs:
         task, docs = eval_docs(bound.task, bound.nll_docs, data_dir)
         adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
+        choice = bound.mode == "score"
         with adapter.applied(expert):
-            measured["nll"] = slice_nll(model, tokenizer, task, docs)
+            measured["nll"] = slice_nll(model, tokenizer, task, docs, choice)
         if update:
-            measured["nll_base"] = slice_nll(model, tokenizer, task, docs)
+            measured["nll_base"] = slice_nll(model, tokenizer, task, docs, choice)
         elif bound.nll_max is not None and measured["nll"] > bound.nll_max:
             failures.append(Failure(bound.expert, f"{bound.task}: reference-answer NLL on {len(docs)} test documents "
                                                   f"= {measured['nll']:.4f} > bound {bound.nll_max:.4f} "
                                                   f"(base {bound.recorded.get('nll_base', '?')})"))
         say(f"  {bound.expert}: {bound.task} reference NLL {measured['nll']:.4f} (bound {bound.nll_max})")
     if bound.limit:
-        measured["score"], metric = score_slice(model_name, experts_dir, f"expert:{bound.expert}", bound.task,
-                                                bound.limit, bound.chat)
-        if update:
-            measured["base"], _ = score_slice(model_name, experts_dir, "none", bound.task, bound.limit, bound.chat)
-            if measured["score"] < measured["base"]:
-                failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
-                                                      f"{measured['score']:.4f} < base {measured['base']:.4f}: an "
-                                                      "expert that does not beat the base model is not shipped"))
-        elif bound.min is not None and measured["score"] < bound.min:
+        if bound.mode == "score":
+            metric = "pass-1 accuracy (dispatch=score)"
+            adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
+            with adapter.applied(expert):
+                measured["score"] = pass1_accuracy(model, tokenizer, bound.limit, data_dir)
+            if update:
+                measured["base"] = pass1_accuracy(model, tokenizer, bound.limit, data_dir)
+        else:
+            measured["score"], metric = score_slice(model_name, experts_dir, f"expert:{bound.expert}", bound.task,
+                                                    bound.limit, bound.chat)
+            if update:
+                measured["base"], _ = score_slice(model_name, experts_dir, "none", bound.task, bound.limit, bound.chat)
+        if update and measured["score"] < measured["base"]:
+            failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
+                                                  f"{measured['score']:.4f} < base {measured['base']:.4f}: an "
+                                                  "expert that does not beat the base model is not shipped"))
+        elif not update and bound.min is not None and measured["score"] < bound.min:
             failures.append(Failure(bound.expert, f"{bound.task}: {metric} on {bound.limit} test documents = "
                                                   f"{measured['score']:.4f} < min {bound.min:.4f} "
                                                   f"(base {bound.recorded.get('base', '?')})"))
@@ -222,20 +246,22 @@ def run_gate(gate_path: str | Path, experts_dir: str | Path | None = None, updat
 def write_gate(path: Path, model_name: str, bounds: list[Bound], measured: dict) -> None:
     """Rewrite quality.toml with the measured values and bounds derived from them."""
     lines = ["# The expert-quality gate of `t2eval check` (format: t2eval/quality.py).",
-             "# Measured by `t2eval check --update`; min = max(base, score - %d documents), nll_max = nll * %.2f." % (
-                 SCORE_MARGIN_DOCS, 1 + NLL_MARGIN), f'model = "{model_name}"', ""]
+             "# Measured by `t2eval check --update`; min = max(base, score - %d documents), "
+             "nll_max = nll * %.2f + %g." % (SCORE_MARGIN_DOCS, 1 + NLL_MARGIN, NLL_FLOOR), f'model = "{model_name}"', ""]
     for b in bounds:
         m = measured[b.expert]
         entry = {"task": b.task, "limit": b.limit}
         if not b.chat:
             entry["chat"] = False
+        if b.mode != "generate":
+            entry["mode"] = b.mode
         if b.limit:
             floor = m["score"] - SCORE_MARGIN_DOCS / b.limit
             entry.update(base=m["base"], score=m["score"], min=math.floor(max(m["base"], floor) * 1e4) / 1e4)
         entry["nll_docs"] = b.nll_docs
         if b.nll_docs:
             entry.update(nll_base=round(m["nll_base"], 5), nll=round(m["nll"], 5),
-                         nll_max=round(m["nll"] * (1 + NLL_MARGIN), 5))
+                         nll_max=round(m["nll"] * (1 + NLL_MARGIN) + NLL_FLOOR, 5))
         entry["fingerprint"] = m["fingerprint"]
         lines.append(f"[experts.{b.expert}]")
         lines += [f"{k} = {_toml(v)}" for k, v in entry.items()]
