@@ -25,7 +25,7 @@ from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
 from ..svf import SVFAdapter, check_compatible, decompose, load_expert, mix_experts, save_expert
 from .cem import cem_config, cem_search
-from . import run_tasks
+from . import distributed, run_tasks
 from .fewshot import FewShotSet, load_task
 from .run_tasks import RequestSettings
 from .library import ExpertLibrary, default_experts_dir
@@ -100,11 +100,15 @@ class T2LM(HFLM):
                                      generations=generations, elite_ratio=elite_ratio, init_std=init_std)
         self.strategy = make_strategy(strategy, self.library, adapt, shots=self.shots, alpha=alpha,
                                       cem=vars(self.cem_config))
+        if adapt == "task" and distributed.launched_world_size() > 1:
+            raise ValueError("adapt=task picks each task's majority pass-1 label, but with "
+                             f"{distributed.launched_world_size()} processes every rank sees only its own shard: "
+                             "use adapt=sample (the default) or run a single process")
         super().__init__(pretrained=resolve_model_path(pretrained), **kwargs)
-        if self.world_size > 1:
-            raise RuntimeError("--model t2 does not support data-parallel launches (accelerate "
-                               f"launch with {self.world_size} processes) yet: run a single process, "
-                               "or shard one model over GPUs with --model_args parallelize=True")
+        self._own_dp = self.world_size == 1 and distributed.launched_world_size() > 1
+        if self._own_dp:  # a launcher started several processes but HFLM stayed single-process
+            self._rank, self._world_size = distributed.join_process_group()
+        self._ranks: list[dict] = []  # what every rank recorded, gathered at lm-eval's barriers
         self._auto_batch_size: int | None = None
         self.allow_foreign = str(allow_foreign).lower() == "true"
         self.adapter = self._make_adapter()
@@ -118,16 +122,45 @@ class T2LM(HFLM):
         self.fewshot_dir = fewshot_dir
         self._announce()
 
+    # ------------------------------------------------------------------ data parallel
+    def all_gather(self, tensor):
+        return distributed.all_gather_tensor(tensor) if self._own_dp else super().all_gather(tensor)
+
+    def barrier(self):
+        """lm-eval's barrier after each request type; t2 also gathers every rank's records."""
+        if self._own_dp:
+            distributed.barrier()
+        else:
+            super().barrier()
+        if self.world_size > 1:
+            self._ranks = distributed.all_gather_object(self._rank_record())
+
+    def _rank_record(self) -> dict:
+        return {"rank": self.rank, "pass1_details": self.pass1_details, "expert_installs": self.swaps,
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+                "per_task": {task: {k: round(v, 3) for k, v in c.items()} for task, c in self.per_task.items()},
+                "chat_wrapped_tasks": sorted(self._chat_wrapped)}
+
+    def _all_pass1_details(self) -> dict[str, dict[int, dict]]:
+        """Every document's pass-1 record: this process's, or all ranks' after a data-parallel run."""
+        if not self._ranks:
+            return self.pass1_details
+        merged: dict[str, dict[int, dict]] = {}
+        for record in self._ranks:
+            for task, docs in record["pass1_details"].items():
+                merged.setdefault(task, {}).update(docs)
+        return {task: dict(sorted(docs.items())) for task, docs in merged.items()}
+
     # ------------------------------------------------------------------ setup
     @property
     def pass1_decisions(self) -> dict[str, dict[int, str]]:
         """task -> doc_id -> pass-1 label."""
-        return {task: {doc: r["label"] for doc, r in docs.items()} for task, docs in self.pass1_details.items()}
+        return {task: {doc: r["label"] for doc, r in docs.items()} for task, docs in self._all_pass1_details().items()}
 
     @property
     def pass1_labels(self) -> dict[str, Counter]:
         """task -> how many documents got each pass-1 label."""
-        return {task: Counter(r["label"] for r in docs.values()) for task, docs in self.pass1_details.items()}
+        return {task: Counter(r["label"] for r in docs.values()) for task, docs in self._all_pass1_details().items()}
 
     @property
     def fewshot(self) -> dict:
@@ -474,10 +507,12 @@ class T2LM(HFLM):
             "adapt": self.adapt,
             "pass1_labels": {task: dict(c) for task, c in self.pass1_labels.items()},
             "pass1_decisions": self.pass1_decisions,
-            "pass1_details": self.pass1_details,
+            "pass1_details": self._all_pass1_details(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "per_task": {task: {k: round(v, 3) for k, v in c.items()} for task, c in self.per_task.items()},
             "expert_installs": self.swaps,
+            "data_parallel": {"world_size": self.world_size, "ranks": [
+                {k: v for k, v in r.items() if k != "pass1_details"} for r in self._ranks]} if self._ranks else None,
             "engine": "vllm" if self.engine else "hf",
             "config_fingerprint": self.config_fingerprint(),
             "fewshot": {task: {"alpha": m.provenance["alpha"], "experts": m.provenance.get("experts"),
