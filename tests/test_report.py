@@ -137,7 +137,7 @@ def test_shipped_expert_logs_and_adapter_summaries_are_training_runs(tmp_path):
     lora = by_name[("reasoning", "lora")]
     assert lora.config["targets"] == "q_proj,v_proj" and lora.evals == []     # modules from the PEFT config
     text = build_report([experts], tmp_path).read_text()
-    assert "| cls | svf | sft | mlp |" in text
+    assert "| cls | svf | choice | mlp |" in text and "| arc_easy | svf | choice | mlp |" in text
 
 
 def test_missing_results_folder_is_a_clear_error(tmp_path):
