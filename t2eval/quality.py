@@ -185,15 +185,16 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
         task, docs = eval_docs(bound.task, bound.nll_docs, data_dir)
         adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
         choice = bound.mode == "score"
+        nll_name = "gold-choice NLL" if choice or task.score is None else "reference-answer NLL"
         with adapter.applied(expert):
             measured["nll"] = slice_nll(model, tokenizer, task, docs, choice)
         if update:
             measured["nll_base"] = slice_nll(model, tokenizer, task, docs, choice)
         elif bound.nll_max is not None and measured["nll"] > bound.nll_max:
-            failures.append(Failure(bound.expert, f"{bound.task}: reference-answer NLL on {len(docs)} test documents "
+            failures.append(Failure(bound.expert, f"{bound.task}: {nll_name} on {len(docs)} test documents "
                                                   f"= {measured['nll']:.4f} > bound {bound.nll_max:.4f} "
                                                   f"(base {bound.recorded.get('nll_base', '?')})"))
-        say(f"  {bound.expert}: {bound.task} reference NLL {measured['nll']:.4f} (bound {bound.nll_max})")
+        say(f"  {bound.expert}: {bound.task} {nll_name} {measured['nll']:.4f} (bound {bound.nll_max})")
     if bound.limit:
         if bound.mode == "score":
             metric = "pass-1 accuracy (dispatch=score)"
