@@ -19,6 +19,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -313,7 +314,9 @@ class Trainer:
                     for c in chunks]
         gen_sec = time.perf_counter() - start
         if not work:  # every group flat: no policy signal, so no KL-only step is fed to Adam
-            self.sched.step()
+            with warnings.catch_warnings():  # the schedule follows the update count, skipped or not
+                warnings.filterwarnings("ignore", message="Detected call of")
+                self.sched.step()
             sec = time.perf_counter() - start
             return {**stats, "skipped": True, "tokens": 0, "lr": self.opt.param_groups[0]["lr"], **self.policy.stats(),
                     "sec": round(sec, 3), "gen_sec": round(gen_sec, 3), "tok_per_s": 0.0}
