@@ -51,23 +51,31 @@ def register_model(registry_module) -> None:
         registry.register(MODEL_NAME, target=MODEL_TARGET)
 
 
+def _wrap_method(cls, name: str, make) -> None:
+    """Replace ``cls.<name>`` by ``make(original)`` once (idempotent: the wrapper is marked)."""
+    original = getattr(cls, name)
+    if getattr(original, "_t2eval", False):
+        return
+    wrapper = make(original)
+    wrapper._t2eval = True
+    wrapper.__doc__ = original.__doc__
+    setattr(cls, name, wrapper)
+
+
 def patch_task_manager(manager_module) -> None:
     """Make ``TaskManager(include_defaults=True)`` also index t2eval's task folder."""
-    cls = manager_module.TaskManager
-    if getattr(cls.__init__, "_t2eval", False):
-        return
-    original = cls.__init__
 
-    def __init__(self, verbosity=None, include_path=None, include_defaults=True, *args, **kwargs):
-        if include_defaults:
-            paths = list(include_path) if isinstance(include_path, (list, tuple)) else (
-                [include_path] if include_path else [])
-            include_path = [str(task_dir()), *paths]  # user paths last: they still take precedence
-        original(self, verbosity, include_path, include_defaults, *args, **kwargs)
+    def make(original):
+        def __init__(self, verbosity=None, include_path=None, include_defaults=True, *args, **kwargs):
+            if include_defaults:
+                paths = list(include_path) if isinstance(include_path, (list, tuple)) else (
+                    [include_path] if include_path else [])
+                include_path = [str(task_dir()), *paths]  # user paths last: they still take precedence
+            original(self, verbosity, include_path, include_defaults, *args, **kwargs)
 
-    __init__._t2eval = True
-    __init__.__doc__ = original.__doc__
-    cls.__init__ = __init__
+        return __init__
+
+    _wrap_method(manager_module.TaskManager, "__init__", make)
 
 
 def decision_lines(results: dict) -> list[dict]:
@@ -79,49 +87,44 @@ def decision_lines(results: dict) -> list[dict]:
 
 def patch_evaluation_tracker(tracker_module) -> None:
     """After lm-eval saves a results file, save the t2 decisions beside it."""
-    cls = tracker_module.EvaluationTracker
-    if getattr(cls.save_results_aggregated, "_t2eval", False):
-        return
-    original = cls.save_results_aggregated
 
-    def save_results_aggregated(self, results, *args, **kwargs):
-        out = original(self, results, *args, **kwargs)
-        lines = decision_lines(results)
-        if lines and self.output_path and getattr(self, "date_id", None):
-            import json
+    def make(original):
+        def save_results_aggregated(self, results, *args, **kwargs):
+            out = original(self, results, *args, **kwargs)
+            lines = decision_lines(results)
+            if lines and self.output_path and getattr(self, "date_id", None):
+                import json
 
-            from .atomic import atomic_write_text
+                from .atomic import atomic_write_text
 
-            path = Path(self.output_path)
-            if path.suffix == ".json":
-                target = path.with_name(f"{path.stem}_t2_decisions_{self.date_id}.jsonl")
-            else:
-                target = path / str(self.general_config_tracker.model_name_sanitized) / f"t2_decisions_{self.date_id}.jsonl"
-            atomic_write_text(target, "".join(json.dumps(line) + "\n" for line in lines))
-            logging.getLogger("lm_eval.t2").info("pass-1 decisions of %d documents: %s", len(lines), target)
-        return out
+                path = Path(self.output_path)
+                if path.suffix == ".json":
+                    target = path.with_name(f"{path.stem}_t2_decisions_{self.date_id}.jsonl")
+                else:
+                    target = (path / str(self.general_config_tracker.model_name_sanitized)
+                              / f"t2_decisions_{self.date_id}.jsonl")
+                atomic_write_text(target, "".join(json.dumps(line) + "\n" for line in lines))
+                logging.getLogger("lm_eval.t2").info("pass-1 decisions of %d documents: %s", len(lines), target)
+            return out
 
-    save_results_aggregated._t2eval = True
-    save_results_aggregated.__doc__ = original.__doc__
-    cls.save_results_aggregated = save_results_aggregated
+        return save_results_aggregated
+
+    _wrap_method(tracker_module.EvaluationTracker, "save_results_aggregated", make)
 
 
 def patch_task_requests(task_module) -> None:
     """Record (task, settings) whenever lm-eval builds a task's scored requests."""
-    cls = task_module.Task
-    if getattr(cls.build_all_requests, "_t2eval", False):
-        return
-    original = cls.build_all_requests
 
-    def build_all_requests(self, *args, **kwargs):
-        from .backend import run_tasks
+    def make(original):
+        def build_all_requests(self, *args, **kwargs):
+            from .backend import run_tasks
 
-        run_tasks.remember(self, **kwargs)
-        return original(self, *args, **kwargs)
+            run_tasks.remember(self, **kwargs)
+            return original(self, *args, **kwargs)
 
-    build_all_requests._t2eval = True
-    build_all_requests.__doc__ = original.__doc__
-    cls.build_all_requests = build_all_requests
+        return build_all_requests
+
+    _wrap_method(task_module.Task, "build_all_requests", make)
 
 
 _AFTER_IMPORT = {

@@ -122,7 +122,7 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
     from .data import load_split
     from .train.data import build_task, read_task_yaml, task_configs_dir
 
-    if not (task_configs_dir() / f"{task}.yaml").is_file() and task != "dispatch_t2":
+    if not (task_configs_dir() / f"{task}.yaml").is_file():
         from .train.choice import lm_eval_task
 
         trained = build_task(task, 0, data_dir)  # a stock multiple-choice task (or a clear error)
@@ -140,12 +140,11 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
 
 
 def slice_nll(model, tokenizer, task, docs: list[dict], choice: bool = False) -> float:
-    """Mean NLL of the reference answers (multiple-choice tasks, and ``choice``: of the gold
-    choice under the choice policy)."""
+    """Mean NLL of the reference answers (``choice``: of the gold choice under the choice policy)."""
     from .train.choice import choice_eval
     from .train.objective import reference_nll
 
-    if choice or task.score is None:  # a stock multiple-choice task has no reference answer
+    if choice:
         return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[1]
     return reference_nll(model, tokenizer, task, docs)
 
@@ -181,11 +180,12 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
                                       f"{expert.fingerprint[:12]}, bounds for {bound.fingerprint[:12]}): "
                                       "re-measure with `t2eval check --update` and commit quality.toml")], measured
     failures = []
+    adapter = (SVFAdapter(model, decompose(model, expert.targets, progress=False))
+               if bound.nll_docs or bound.mode == "score" else None)
     if bound.nll_docs:
         task, docs = eval_docs(bound.task, bound.nll_docs, data_dir)
-        adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
-        choice = bound.mode == "score"
-        nll_name = "gold-choice NLL" if choice or task.score is None else "reference-answer NLL"
+        choice = bound.mode == "score" or task.score is None  # stock multiple-choice: no reference answers
+        nll_name = "gold-choice NLL" if choice else "reference-answer NLL"
         with adapter.applied(expert):
             measured["nll"] = slice_nll(model, tokenizer, task, docs, choice)
         if update:
@@ -198,7 +198,6 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
     if bound.limit:
         if bound.mode == "score":
             metric = "pass-1 accuracy (dispatch=score)"
-            adapter = SVFAdapter(model, decompose(model, expert.targets, progress=False))
             with adapter.applied(expert):
                 measured["score"] = pass1_accuracy(model, tokenizer, bound.limit, data_dir)
             if update:

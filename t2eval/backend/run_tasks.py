@@ -21,19 +21,17 @@ class RequestSettings:
     fewshot_as_multiturn: bool = False
     chat_template: object = None  # the LM's apply_chat_template, when used
 
-    def fingerprint(self) -> dict:
-        return {"system_instruction": self.system_instruction, "apply_chat_template": self.apply_chat_template,
-                "fewshot_as_multiturn": self.fewshot_as_multiturn}
-
 
 _TASKS: dict[str, tuple[object, RequestSettings]] = {}
 
 
 def remember(task, **settings) -> None:
     """Record ``task`` (keyed by its name) and the settings its requests were built with."""
-    known = {k: settings.get(k) for k in ("system_instruction", "fewshot_as_multiturn", "chat_template")}
-    _TASKS[task.config.task] = (task, RequestSettings(apply_chat_template=bool(settings.get("apply_chat_template")),
-                                                      **{k: v for k, v in known.items() if v is not None}))
+    _TASKS[task.config.task] = (task, RequestSettings(
+        system_instruction=settings.get("system_instruction"),
+        apply_chat_template=bool(settings.get("apply_chat_template")),
+        fewshot_as_multiturn=bool(settings.get("fewshot_as_multiturn")),
+        chat_template=settings.get("chat_template")))
 
 
 def lookup(name: str) -> tuple[object, RequestSettings] | None:

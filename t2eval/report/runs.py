@@ -94,11 +94,15 @@ def experts_digest(fingerprints) -> str:
     return hashlib.sha256(",".join(sorted(fingerprints)).encode()).hexdigest()[:8]
 
 
-def _pass1_variant(t2: dict, shipped: str | None) -> str:
-    """``[k=v,...]`` for pass-1 settings that differ from the default, ``@experts=<digest>``
-    when the experts are not the shipped ones (``shipped``: their digest)."""
-    changed = [f"{key.removeprefix('pass1_')}={str(t2.get(key, old)).lower() if isinstance(t2.get(key, old), bool) else t2.get(key, old)}"
-               for key, (default, old) in PASS1_DEFAULTS.items() if t2.get(key, old) != default]
+def _pass1_variant(t2: dict, shipped: str | None, pass1: bool = True) -> str:
+    """``[k=v,...]`` for pass-1 settings that differ from the default (``pass1``: the strategy
+    has a pass 1), ``@experts=<digest>`` when the experts are not the shipped ones (``shipped``:
+    their digest)."""
+    changed = []
+    for key, (default, old) in PASS1_DEFAULTS.items() if pass1 else ():
+        value = t2.get(key, old)
+        if value != default:
+            changed.append(f"{key.removeprefix('pass1_')}={str(value).lower() if isinstance(value, bool) else value}")
     text = f"[{','.join(changed)}]" if changed else ""
     used = experts_digest(e.get("fingerprint", "?") for e in (t2.get("experts") or {}).values())
     if shipped is not None and used != shipped:
@@ -117,8 +121,7 @@ def method_of(config: dict, shipped: str | None = None) -> str:
     if strategy == "none":
         return _base_or_model(t2.get("base_model") or args.get("pretrained"))
     if strategy in ("prompt", "cls", "uniform"):
-        return strategy + (_pass1_variant(t2, shipped) if strategy != "uniform" else
-                           _pass1_variant({**t2, **{k: d for k, (d, _) in PASS1_DEFAULTS.items()}}, shipped))
+        return strategy + _pass1_variant(t2, shipped, pass1=strategy != "uniform")
     if strategy == "fewshot":
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
         return f"fewshot:{max(s for s in shots if s is not None)}" if shots - {None} else "fewshot:?"

@@ -25,12 +25,13 @@ score here equals lm-eval's ``loglikelihood`` of the same request (tested).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 
 from .objective import response_log_softmax, sequence_logp
-from .rollout import Rollout, pad_id
+from .rollout import left_pad, pad_id, pair_rows, position_ids
 
 
 @dataclass
@@ -76,14 +77,7 @@ def choice_scores(model, tokenizer, items: list[ChoiceItem], norm: str = "acc",
 
 def _row_loglikelihoods(model, pairs: list[tuple[list[int], list[int]]], pad: int, device) -> torch.Tensor:
     """Summed continuation log-likelihood of each (context, continuation), one full row each."""
-    width = max(len(c) + len(k) for c, k in pairs)
-    ids = torch.full((len(pairs), width), pad, dtype=torch.long)
-    attn, resp = torch.zeros_like(ids), torch.zeros_like(ids)
-    for i, (c, k) in enumerate(pairs):
-        ids[i, width - len(c) - len(k):] = torch.tensor(c + k)
-        attn[i, width - len(c) - len(k):] = 1
-        resp[i, width - len(k):] = 1
-    rows = Rollout(ids.to(device), attn.to(device), resp.to(device), [])
+    rows = pair_rows(pairs, pad, device)
     log_probs, tokens, row = response_log_softmax(model, rows.input_ids, rows.attention_mask, rows.response_mask)
     token_logp = log_probs.gather(-1, tokens[:, None]).squeeze(-1)
     return sequence_logp(token_logp, row, len(pairs), "sum")
@@ -93,16 +87,8 @@ def _shared_context_loglikelihoods(model, encoded, pad: int, device) -> torch.Te
     """The same, with each document's context run once: (1) the left-padded contexts, whose
     last position predicts every continuation's first token; (2) every continuation but its
     last token, on the context's KV cache (selected per choice), predicting the rest."""
-    from .rollout import position_ids
-
     decoder, head = model.get_decoder(), model.get_output_embeddings()
-    contexts = [doc[0][0] for doc in encoded]
-    width = max(len(c) for c in contexts)
-    ctx_ids = torch.full((len(contexts), width), pad, dtype=torch.long, device=device)
-    ctx_mask = torch.zeros_like(ctx_ids)
-    for d, c in enumerate(contexts):
-        ctx_ids[d, width - len(c):] = torch.tensor(c, device=device)
-        ctx_mask[d, width - len(c):] = 1
+    ctx_ids, ctx_mask = left_pad([doc[0][0] for doc in encoded], pad, device)
     out = decoder(input_ids=ctx_ids, attention_mask=ctx_mask, position_ids=position_ids(ctx_mask), use_cache=True)
     first = torch.log_softmax(head(out.last_hidden_state[:, -1]).float(), -1)      # (D, V)
     conts = [k for doc in encoded for _, k in doc]
@@ -193,8 +179,11 @@ def choice_eval(model, tokenizer, items: list[ChoiceItem], norm: str = "acc", ba
 # ----------------------------------------------------------------------------- lm-eval tasks
 
 
+@functools.lru_cache(maxsize=None)
 def lm_eval_task(name: str):
-    """The lm-eval task object called ``name`` (None when lm-eval does not know it)."""
+    """The lm-eval task object called ``name`` (None when lm-eval does not know it); loaded
+    once per process (indexing lm-eval's tasks takes seconds). Only read here: requests are
+    built with explicit zero-shot settings."""
     from ..backend.fewshot import load_task
 
     try:

@@ -77,14 +77,18 @@ def task_configs_dir() -> Path:
     return Path(pkg.__file__).parent
 
 
+def config_task_names() -> list[str]:
+    """The lm-eval tasks of t2eval's task_configs/ (YAMLs not starting with ``_``)."""
+    return sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+
+
 def read_task_yaml(task: str) -> dict:
     """The merged YAML of an lm-eval task of task_configs/ (``include`` resolved)."""
     folder = task_configs_dir()
     path = folder / f"{task}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
         raise TaskError(f"unknown task '{task}'; trainable tasks come from {folder}: "
-                        f"{', '.join(known)} (plus 'cls')")
+                        f"{', '.join(config_task_names())} (plus 'cls')")
     config = yaml.load(path.read_text(), Loader=_YamlLoader) or {}
     if "include" in config:
         base = yaml.load((folder / config.pop("include")).read_text(), Loader=_YamlLoader) or {}
@@ -201,28 +205,23 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> 
 
     task = lm_eval_task(name)  # offline: its data comes from `t2eval data import DIR`
     if task is None:
-        known = sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
-        raise TaskError(f"unknown task '{name}': neither t2eval's task_configs ({', '.join(known)}, cls) "
-                        "nor lm-eval know it")
+        raise TaskError(f"unknown task '{name}': neither t2eval's task_configs ({', '.join(config_task_names())}, "
+                        "cls) nor lm-eval know it")
     if getattr(task, "OUTPUT_TYPE", None) != "multiple_choice" or getattr(task, "multiple_input", False):
-        known = sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
         raise TaskError(f"task '{name}' is an lm-eval {getattr(task, 'OUTPUT_TYPE', '?')} task: generative tasks "
-                        f"train from t2eval's own task configs ({', '.join(known)}, cls), and lm-eval tasks "
-                        "only when they are multiple_choice with one context per document (--objective choice)")
+                        f"train from t2eval's own task configs ({', '.join(config_task_names())}, cls), and lm-eval "
+                        "tasks only when they are multiple_choice with one context per document (--objective choice)")
     if not task.has_training_docs():
         raise TaskError(f"task '{name}' has no training split; train on a task that has one and "
                         "evaluate on this one")
-    docs = [dict(d) for d in task.training_docs()]
-    items = {id(d): choice_item(task, d) for d in docs}
-    docs = [d for d in docs if 0 <= items[id(d)].gold < len(items[id(d)].pairs)]  # lm-eval's -100: no gold
-    train, val = halve(docs, seed)
-    cache = {}
+    built = [(d, choice_item(task, d)) for d in (dict(row) for row in task.training_docs())]
+    built = [(d, it) for d, it in built if 0 <= it.gold < len(it.pairs)]  # lm-eval's -100: no gold
+    items = {id(d): (d, it) for d, it in built}  # built once per training document
+    train, val = halve([d for d, _ in built], seed)
 
     def item(doc: dict, tokenizer=None):
-        key = id(doc)
-        if key not in cache:
-            cache[key] = items.get(key) or choice_item(task, doc)
-        return cache[key]
+        known, found = items.get(id(doc), (None, None))
+        return found if known is doc else choice_item(task, doc)  # any other document: built now
 
     label = next((lab for prefix, lab in LABELS.items() if name.startswith(prefix)), "reasoning")
     return TrainTask(name=name, label=label, prompt=lambda d: item(d).pairs[0][0], score=None,

@@ -38,19 +38,32 @@ def pad_id(tokenizer) -> int:
     return pad if pad is not None else tokenizer.eos_token_id
 
 
+def left_pad(rows: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token-id rows left-padded to one width: (ids, attention mask)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row):] = torch.tensor(row)
+            mask[i, width - len(row):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def pair_rows(pairs: list[tuple[list[int], list[int]]], pad: int, device, texts: list[str] | None = None) -> Rollout:
+    """(prompt ids, response ids) pairs as a left-padded Rollout whose response is the second part."""
+    ids, mask = left_pad([p + r for p, r in pairs], pad, device)
+    response = torch.zeros_like(mask)
+    for i, (_, r) in enumerate(pairs):
+        if r:
+            response[i, ids.shape[1] - len(r):] = 1
+    return Rollout(ids, mask, response, list(texts or []))
+
+
 def encode_prompts(tokenizer, prompts: list[str], device) -> tuple[torch.Tensor, torch.Tensor]:
     """Left-padded ids and attention mask of ``prompts`` (no special tokens added: the chat
     template already has them)."""
-    ids = [tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-    width = max(len(x) for x in ids)
-    pad = pad_id(tokenizer)
-    input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        if row:
-            input_ids[i, width - len(row):] = torch.tensor(row)
-            mask[i, width - len(row):] = 1
-    return input_ids.to(device), mask.to(device)
+    return left_pad([tokenizer.encode(p, add_special_tokens=False) for p in prompts], pad_id(tokenizer), device)
 
 
 def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -147,19 +160,6 @@ def _engine_rows(engine, input_ids, mask, max_new_tokens, stop, do_sample, tempe
 
 def teacher_forced(tokenizer, prompts: list[str], targets: list[str], device) -> Rollout:
     """Prompt + reference answer (+ end token) as a Rollout, for ``--objective sft``."""
-    rows = []
-    for prompt, target in zip(prompts, targets):
-        p = tokenizer.encode(prompt, add_special_tokens=False)
-        t = tokenizer.encode(target, add_special_tokens=False) + [tokenizer.eos_token_id]
-        rows.append((p, t))
-    width = max(len(p) + len(t) for p, t in rows)
-    pad = pad_id(tokenizer)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    attn = torch.zeros_like(ids)
-    resp = torch.zeros_like(ids)
-    for i, (p, t) in enumerate(rows):
-        start = width - len(p) - len(t)
-        ids[i, start:] = torch.tensor(p + t)
-        attn[i, start:] = 1
-        resp[i, width - len(t):] = 1
-    return Rollout(ids.to(device), attn.to(device), resp.to(device), list(targets))
+    pairs = [(tokenizer.encode(p, add_special_tokens=False),
+              tokenizer.encode(t, add_special_tokens=False) + [tokenizer.eos_token_id]) for p, t in zip(prompts, targets)]
+    return pair_rows(pairs, pad_id(tokenizer), device, targets)
