@@ -9,9 +9,9 @@ def load_splits(dataset: str, **_metadata):
     """custom_dataset: every split of a t2eval dataset (local dir via $T2EVAL_DATA_DIR, else hub)."""
     import datasets
 
-    from t2eval.data import get_spec, load_split
+    from t2eval.data import dataset_splits, load_split
 
-    return datasets.DatasetDict({split: load_split(dataset, split) for split in get_spec(dataset).splits})
+    return datasets.DatasetDict({split: load_split(dataset, split) for split in dataset_splits(dataset)})
 
 
 def arc_prompt(doc: dict) -> str:

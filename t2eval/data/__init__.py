@@ -6,7 +6,7 @@ Public API::
 
     DATASETS                      name -> DatasetSpec
     resolve_data_dir(data_dir)    -> Path | None
-    load_split(name, split, data_dir=None) -> datasets.Dataset
+    load_split(name, split, data_dir=None) -> datasets.Dataset   (also the generated 'arith')
     load_humaneval()              -> datasets.Dataset
     import_stock_tasks(data_dir, cache_dir=None, names=None) -> list[ImportResult]
 """
@@ -20,7 +20,7 @@ from t2eval.data.errors import (
     UnknownDatasetError,
     UnknownSplitError,
 )
-from t2eval.data.loader import DATA_DIR_ENV, get_spec, load_humaneval, load_split, resolve_data_dir
+from t2eval.data.loader import DATA_DIR_ENV, dataset_splits, get_spec, load_humaneval, load_split, resolve_data_dir
 from t2eval.data.registry import DATASETS, STOCK_TASKS, DatasetSpec, HubConfig
 from t2eval.data.stock import ImportResult, datasets_cache_dir, import_stock_tasks
 
@@ -39,6 +39,7 @@ __all__ = [
     "UnknownDatasetError",
     "UnknownSplitError",
     "datasets_cache_dir",
+    "dataset_splits",
     "get_spec",
     "import_stock_tasks",
     "load_humaneval",

@@ -23,7 +23,8 @@ from t2eval.data.errors import (
     UnknownDatasetError,
     UnknownSplitError,
 )
-from t2eval.data.registry import DATASETS, DatasetSpec, HubConfig
+from t2eval.data import arith
+from t2eval.data.registry import DATASETS, GSM8K_FEATURES, DatasetSpec, HubConfig
 
 DATA_DIR_ENV = "T2EVAL_DATA_DIR"
 
@@ -65,6 +66,11 @@ def get_spec(name: str) -> DatasetSpec:
     if spec is not None:
         return spec
     raise UnknownDatasetError(f"unknown dataset '{name}'{did_you_mean(name, DATASETS)} available: {', '.join(sorted(DATASETS))}")
+
+
+def dataset_splits(name: str) -> tuple[str, ...]:
+    """tuple[str, ...]: the splits of dataset `name` (a key of `DATASETS`, or the generated ``arith``)."""
+    return arith.SPLITS if name == arith.NAME else get_spec(name).splits
 
 
 def check_split(spec: DatasetSpec, split: str) -> None:
@@ -208,6 +214,8 @@ def load_split(
         DataNotFoundError: a data directory is in use but lacks the file.
         HubUnreachableError: no data directory, and the hub cannot be reached.
     """
+    if name == arith.NAME:  # generated here, never read from disk or the hub
+        return datasets.Dataset.from_list(arith.rows(split), features=GSM8K_FEATURES)
     spec = get_spec(name)
     check_split(spec, split)
     directory = resolve_data_dir(data_dir)

@@ -22,7 +22,7 @@ from typing import Callable
 
 import yaml
 
-LABELS = {"gsm8k": "math", "math": "math", "mbpp": "code", "arc_easy": "reasoning",
+LABELS = {"gsm8k": "math", "arith": "math", "math": "math", "mbpp": "code", "arc_easy": "reasoning",
           "arc_challenge": "reasoning"}
 
 
@@ -139,7 +139,7 @@ def score_mbpp_batch(responses: list[str], docs: list[dict]) -> list[float]:
 def _scorer(dataset: str):
     from t2eval import scoring
 
-    table = {"gsm8k": _per_doc(scoring.score_gsm8k), "math": _per_doc(scoring.score_math),
+    table = {"gsm8k": _per_doc(scoring.score_gsm8k), "arith": _per_doc(scoring.score_gsm8k), "math": _per_doc(scoring.score_math),
              "arc_easy": _per_doc(scoring.score_arc), "arc_challenge": _per_doc(scoring.score_arc),
              "mbpp": score_mbpp_batch}
     if dataset not in table:
@@ -162,7 +162,7 @@ def gsm8k_reference(doc: dict) -> str:
 def _reference(dataset: str):
     from t2eval import scoring
 
-    return {"gsm8k": gsm8k_reference,
+    return {"gsm8k": gsm8k_reference, "arith": gsm8k_reference,
             "math": lambda d: d["solution"],
             "mbpp": lambda d: f"```python\n{d['code'].strip()}\n```",
             "arc_easy": scoring.arc_gold_letter, "arc_challenge": scoring.arc_gold_letter}.get(dataset)
