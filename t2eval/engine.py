@@ -37,6 +37,36 @@ def check_engine(name: str) -> str:
     return name
 
 
+def parallel_kwargs(tensor_parallel_size: int = 1, world_size: int = 1) -> dict:
+    """vLLM ``LLM`` arguments for t2's parallel settings (checked before anything loads).
+
+    * one process, ``tensor_parallel_size`` N > 1: vLLM shards every matrix over N GPUs (its
+      ``mp`` executor); an expert push sends the full matrices through the same
+      ``collective_rpc("reload_weights")`` and each worker's weight loader keeps its own shard,
+      exactly as when it loads a checkpoint.
+    * several processes (``torchrun`` / ``accelerate launch``: data parallel), on GPUs: every rank
+      runs its own engine on its own shard (vLLM's ``external_launcher`` with
+      ``data_parallel_size`` = the number of processes); on CPUs each rank's engine is independent.
+    * both at once is refused.
+    """
+    tp = int(tensor_parallel_size)
+    if tp < 1:
+        raise ValueError(f"tensor_parallel_size must be >= 1, got {tp}")
+    if tp > 1:
+        if world_size > 1:
+            raise ValueError(f"tensor_parallel_size={tp} with a {world_size}-process launch is not supported: run "
+                             f"one process with tensor_parallel_size={tp}, or {world_size} processes (data parallel, "
+                             "one engine per rank) with tensor_parallel_size=1")
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if gpus < tp:
+            raise ValueError(f"tensor_parallel_size={tp} shards every matrix over {tp} GPUs; this machine has "
+                             f"{gpus}: set tensor_parallel_size to at most {max(1, gpus)}")
+        return {"tensor_parallel_size": tp, "distributed_executor_backend": "mp"}
+    if world_size > 1 and torch.cuda.is_available():
+        return {"distributed_executor_backend": "external_launcher", "data_parallel_size": world_size}
+    return {"distributed_executor_backend": "uni"}
+
+
 def fused_group(module_name: str) -> list[str]:
     """Module names that vLLM loads together with ``module_name`` (itself included)."""
     parent, _, leaf = module_name.rpartition(".")
@@ -73,10 +103,13 @@ class VLLMEngine:
     """A vLLM ``LLM`` over an HF model folder, kept in step with an HF model's weights."""
 
     def __init__(self, model_path: str, dtype: str | torch.dtype = "auto", max_model_len: int | None = None,
-                 seed: int = 0, gpu_memory_utilization: float = 0.5, **llm_kwargs):
+                 seed: int = 0, gpu_memory_utilization: float = 0.5, tensor_parallel_size: int = 1,
+                 world_size: int = 1, **llm_kwargs):
         """``dtype``: a vLLM dtype name or the HF model's ``torch.dtype`` ("auto": float32 on
         CPU). ``gpu_memory_utilization``: vLLM's share of the GPU (the HF model of record
-        shares it); ignored without a GPU."""
+        shares it); ignored without a GPU. ``tensor_parallel_size`` / ``world_size`` (the
+        launcher's process count): see :func:`parallel_kwargs`."""
+        llm_kwargs = {**parallel_kwargs(tensor_parallel_size, world_size), **llm_kwargs}
         vllm = _import_vllm()
         if isinstance(dtype, torch.dtype):
             dtype = str(dtype).removeprefix("torch.")
@@ -86,7 +119,7 @@ class VLLMEngine:
             llm_kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         try:
             self.llm = vllm.LLM(model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
-                                distributed_executor_backend="uni", enforce_eager=True, **llm_kwargs)
+                                enforce_eager=True, **llm_kwargs)
         except (ValueError, RuntimeError) as err:
             raise RuntimeError(f"vLLM could not load {model_path} ({err}); use engine=hf for this "
                                "model (its architecture may not be supported by this vLLM)") from err

@@ -220,3 +220,31 @@ def test_pushes_are_whole_fused_groups():
     assert fused_group("model.layers.0.self_attn.v_proj") == [
         "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj"]
     assert fused_group("model.layers.0.mlp.down_proj") == ["model.layers.0.mlp.down_proj"]
+
+
+@needs_vllm
+@pytest.mark.skipif(not data_dir().is_dir(), reason=f"benchmark data not found at {data_dir()}")
+def test_data_parallel_engine_vllm_on_cpu_equals_one_process(tmp_path):
+    """torchrun, 2 processes, engine=vllm: each rank runs its own engine (the shipped experts
+    pushed into it) on its own shard; the answers equal a single process's."""
+    import json
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "T2EVAL_DATA_DIR": str(data_dir()), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1"}
+    args = ["-m", "lm_eval", "--model", "t2", "--model_args", "engine=vllm", "--tasks", "arith_t2", "--limit", "4",
+            "--gen_kwargs", "max_gen_toks=16", "--apply_chat_template", "--log_samples", "--device", "cpu"]
+    answers = {}
+    for name, launcher in (("one", [sys.executable]),
+                           ("two", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                                    "--master_addr", "127.0.0.1", "--master_port", str(port)])):
+        done = subprocess.run([*launcher, *args, "--output_path", str(tmp_path / name)], env=env,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        rows = [json.loads(line) for p in (tmp_path / name).rglob("samples_*.jsonl") for line in p.open()]
+        answers[name] = {r["doc_id"]: r["resps"] for r in rows}
+    assert len(answers["two"]) == 4 and answers["two"] == answers["one"]

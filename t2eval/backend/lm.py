@@ -20,12 +20,13 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from ..dispatch import LAYOUTS, Classifier, Pass1Runner, continuation_scores, get_mode, question_of
-from ..engine import ENGINES, VLLMEngine
+from ..engine import ENGINES, VLLMEngine, parallel_kwargs
 from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
 from ..svf import SVFAdapter, check_compatible, decompose, load_expert, mix_experts, save_expert
 from .cem import cem_config, cem_search
-from . import distributed, run_tasks
+from .. import distributed
+from . import run_tasks
 from .fewshot import FewShotSet, load_task
 from .run_tasks import RequestSettings
 from .library import ExpertLibrary, default_experts_dir
@@ -70,6 +71,8 @@ class T2LM(HFLM):
                 engine that mirrors every expert swap; log-likelihoods stay on the HF model
     gpu_memory_utilization  engine=vllm on a GPU: vLLM's share of GPU memory (0.5; the HF
                 model lives on the same GPU)
+    tensor_parallel_size  engine=vllm: shard vLLM's weights over this many GPUs (1; one process
+                only: a torchrun / accelerate launch is data parallel, one engine per rank)
     share_context  true (default): log-likelihood requests that share a context (the options of
                 a multiple-choice question) run it once; false: HFLM's loop, one forward each
     """
@@ -82,12 +85,19 @@ class T2LM(HFLM):
                  elite_ratio: float | None = None, init_std: float | None = None,
                  alpha: str = "expert", normalize: bool = True, seed: int = 0,
                  fewshot_dir: str | None = None, allow_foreign: bool = False, engine: str = "hf",
-                 gpu_memory_utilization: float = 0.5, share_context: bool = True, **kwargs):
+                 gpu_memory_utilization: float = 0.5, tensor_parallel_size: int = 1, share_context: bool = True,
+                 **kwargs):
         # everything that can be wrong with the arguments fails here, before the (slow) model load
         _check_misspelled(kwargs)
         _check_choice("adapt", adapt, ("sample", "task"))
         _check_choice("alpha", alpha, ("expert", "layer", "matrix"))
         _check_choice("engine", engine, ENGINES)
+        if int(tensor_parallel_size) != 1:
+            if engine != "vllm":
+                raise ValueError(f"tensor_parallel_size={tensor_parallel_size} shards vLLM's weights: it needs "
+                                 "engine=vllm (the HF model of record is not sharded)")
+            parallel_kwargs(int(tensor_parallel_size), distributed.launched_world_size())  # fails before the load
+        self.tensor_parallel_size = int(tensor_parallel_size)
         _check_choice("pass1_layout", pass1_layout, LAYOUTS)
         _check_choice("chat", chat, CHAT_MODES)
         mode = get_mode(dispatch)
@@ -179,7 +189,8 @@ class T2LM(HFLM):
         if name == "hf":
             return None
         engine = VLLMEngine(path, dtype=self.model.dtype, max_model_len=self.max_length,
-                            gpu_memory_utilization=gpu_share)
+                            gpu_memory_utilization=gpu_share, tensor_parallel_size=self.tensor_parallel_size,
+                            world_size=distributed.launched_world_size())
         if self.adapter is not None:
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine

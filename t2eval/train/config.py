@@ -82,6 +82,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"            # auto | cpu | cuda[:i]
     engine: str = "hf"              # hf | vllm: who generates rollouts and validation answers (svf only)
+    tensor_parallel_size: int = 1   # engine=vllm: shard vLLM's weights over N GPUs (one process only)
     track_kl: bool = True           # compute the KL for logging even when kl == 0
     name: str = ""                  # expert name (default: the task's label)
     label: str = ""                 # pass-1 label (default: from the task)
@@ -103,7 +104,7 @@ class TrainConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
-        positive = ("steps", "batch_size", "micro_batch", "eval_batch", "samples")
+        positive = ("steps", "batch_size", "micro_batch", "eval_batch", "samples", "tensor_parallel_size")
         for key in positive:
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -123,6 +124,9 @@ class TrainConfig:
         if self.engine == "vllm" and self.method != "svf":
             raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
                               "trains with engine=hf")
+        if self.tensor_parallel_size > 1 and self.engine != "vllm":
+            raise ConfigError(f"tensor_parallel_size={self.tensor_parallel_size} shards vLLM's weights: it needs "
+                              "engine=vllm (the HF model that trains is not sharded)")
         return self
 
     def to_dict(self) -> dict:
@@ -132,7 +136,7 @@ class TrainConfig:
 
     def digest_fields(self) -> dict:
         """Settings that must not change across --resume (everything but bookkeeping)."""
-        skip = {"threads", "device", "patience", "ckpt_every", "data_dir", "track_kl"}
+        skip = {"threads", "device", "patience", "ckpt_every", "data_dir", "track_kl", "tensor_parallel_size"}
         return {k: v for k, v in self.to_dict().items() if k not in skip}
 
 

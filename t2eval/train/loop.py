@@ -1,6 +1,14 @@
 """The training loop: rollouts, REINFORCE (+KL) or SFT updates of z, validation, early
 stopping, atomic checkpoints, resume, Ctrl-C, and the lambda sweep.
 
+Data parallel: under ``torchrun --nproc_per_node N -m t2eval.cli train …`` every rank draws the
+same global batch, keeps its shard (documents ``rank::N``), normalises its loss by the global
+counts, and the gradients are summed across ranks before the one AdamW step, so every rank
+holds the same z, and for deterministic objectives (``sft``, ``choice`` in expectation) the z of
+one process with the same global batch. Validation is sharded the same way. Rank 0 alone writes
+the run folder; the checkpoint keeps every rank's random-number state (sampled rollouts resume
+exactly).
+
 Run folder layout::
 
     config.json        the resolved TrainConfig
@@ -26,12 +34,13 @@ from typing import Callable
 
 import torch
 
+from .. import distributed
 from ..svf import Expert, decompose
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from .choice import choice_eval, choice_loss, choice_scores, gold_of
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
-from .objective import micro_loss, reference_nll, response_log_softmax
+from .objective import micro_loss, reference_nll_sums, response_log_softmax
 from .policy import PeftAdapter, make_policy, save_artifact
 from .rollout import generate, teacher_forced
 
@@ -39,14 +48,16 @@ TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
 log = logging.getLogger(__name__)
 
 
-def rl_advantages(rewards: torch.Tensor, baseline: str, samples: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """(advantage, kept) per sample. ``none``: the reward; ``mean``: minus the batch mean;
+def rl_advantages(rewards: torch.Tensor, baseline: str, samples: int = 1,
+                  batch_mean: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantage, kept) per sample. ``none``: the reward; ``mean``: minus the batch mean
+    (``batch_mean``: the global batch's, when ``rewards`` is one data-parallel rank's shard);
     ``loo``: minus the mean of the other samples of the same prompt (groups of ``samples``
     consecutive rows), and a group whose rewards are all equal is not kept (zero advantage:
     no policy signal)."""
     keep = torch.ones_like(rewards, dtype=torch.bool)
     if baseline == "mean":
-        return rewards - rewards.mean(), keep
+        return rewards - (rewards.mean() if batch_mean is None else batch_mean), keep
     if baseline != "loo":
         return rewards, keep
     groups = rewards.view(-1, samples)
@@ -104,8 +115,30 @@ class DataOrder:
 
 def resolve_device(spec: str) -> str:
     if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{distributed.local_rank()}" if distributed.launched_world_size() > 1 else "cuda"
     return spec
+
+
+class Ranks:
+    """This process's place in a data-parallel run (rank 0 of 1 without a launcher)."""
+
+    def __init__(self):
+        self.rank, self.world = distributed.join_process_group() if distributed.launched_world_size() > 1 else (0, 1)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, items: list) -> list:
+        return items[self.rank::self.world] if self.world > 1 else items
+
+    def sum(self, *values: float) -> list[float]:
+        return distributed.all_reduce_sum(list(values)) if self.world > 1 else list(values)
+
+    def gather(self, obj) -> list:
+        return distributed.all_gather_object(obj) if self.world > 1 else [obj]
 
 
 def cosine_factor(step: int, cfg: TrainConfig) -> float:
@@ -123,10 +156,12 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: str | Path, model=None, tokenizer=None,
                  task: TrainTask | None = None, decomposition=None, resume: bool = False,
                  progress: bool = True, on_step: Callable[[int, dict], None] | None = None):
-        self.cfg, self.run_dir, self.progress, self.on_step = cfg, Path(run_dir), progress, on_step
+        self.cfg, self.run_dir, self.on_step = cfg, Path(run_dir), on_step
+        self.ranks = Ranks()
+        self.progress = progress and self.ranks.main
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
-        seed_everything(cfg.seed)
+        seed_everything(cfg.seed)  # the same on every rank: the same initial weights
         if model is None:
             from ..models import load_model
 
@@ -143,7 +178,9 @@ class Trainer:
                               f"arc_easy, or cls); {self.task.name} is generative: use --objective rl or sft")
         if cfg.objective != "choice" and self.task.score is None:
             raise ConfigError(f"task {self.task.name} is a multiple-choice lm-eval task: train it with --objective choice")
-        self.policy = make_policy(model, cfg, decomposition, progress)
+        self.policy = make_policy(model, cfg, decomposition, self.progress)
+        if self.ranks.rank:  # rank 0 keeps the single-process stream; the others sample their own
+            seed_everything(cfg.seed + 7919 * self.ranks.rank)
         self.engine = self._make_engine()
         self.params = self.policy.params
         self.opt = torch.optim.AdamW(self.params, lr=cfg.lr, betas=tuple(cfg.betas),
@@ -165,7 +202,8 @@ class Trainer:
         from ..models import resolve_model_path
 
         path = getattr(self.model, "name_or_path", None) or resolve_model_path(self.cfg.model)
-        engine = VLLMEngine(path, dtype=self.model.dtype)
+        engine = VLLMEngine(path, dtype=self.model.dtype, tensor_parallel_size=self.cfg.tensor_parallel_size,
+                            world_size=self.ranks.world)
         engine.follow(self.policy.adapter)
         return engine
 
@@ -174,7 +212,8 @@ class Trainer:
         return copy.deepcopy({
             "step": self.step, "params": self.policy.raw_state(),
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": rng_state(), "order": self.order.state_dict(), "metric_lines": self.metric_lines,
+            "rng": rng_state(), "rank_rng": self.ranks.gather(rng_state()) if self.ranks.world > 1 else None,
+            "order": self.order.state_dict(), "metric_lines": self.metric_lines,
             "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,
             "best_z": self.best_z, "best_nll": self.best_nll, "history": self.history,
             "since_best": self.since_best,
@@ -189,7 +228,8 @@ class Trainer:
                     "since_best", "status"):
             setattr(self, key, state[key])
         self.best_nll = state.get("best_nll")
-        set_rng_state(state["rng"])
+        ranks = state.get("rank_rng")
+        set_rng_state(ranks[self.ranks.rank] if ranks and len(ranks) == self.ranks.world else state["rng"])
 
     @property
     def ckpt_path(self) -> Path:
@@ -200,7 +240,11 @@ class Trainer:
         return self.run_dir / "metrics.jsonl"
 
     def _prepare_run_dir(self, resume: bool) -> None:
-        if self.ckpt_path.exists():
+        exists = self.ranks.gather(self.ckpt_path.exists())[0]  # rank 0's folder decides for all
+        if self.ranks.world > 1 and exists != self.ckpt_path.exists():
+            raise ResumeError(f"rank {self.ranks.rank} does not see {self.ckpt_path} as rank 0 does: a "
+                              "data-parallel run needs its run folder on a file system every rank shares")
+        if exists:
             if not resume:
                 raise ResumeError(f"{self.run_dir} already holds a run (checkpoint.pt); pass --resume "
                                   "to continue it, or choose another --run-dir")
@@ -211,19 +255,27 @@ class Trainer:
                 raise ResumeError(f"cannot resume {self.run_dir}: settings changed since the checkpoint "
                                   f"({', '.join(f'{k}: {saved.get(k)!r} -> {mine.get(k)!r}' for k in diff)})")
             self.load_state_dict(state)
-            lines = self.metrics_path.read_text().splitlines(keepends=True) if self.metrics_path.exists() else []
-            self.metrics_path.write_text("".join(lines[:self.metric_lines]))  # drop lines after the checkpoint
+            if self.ranks.main:
+                lines = self.metrics_path.read_text().splitlines(keepends=True) if self.metrics_path.exists() else []
+                self.metrics_path.write_text("".join(lines[:self.metric_lines]))  # drop lines after the checkpoint
             self._log(f"resuming {self.run_dir} after step {self.step}")
-        else:
+        elif self.ranks.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.metrics_path.write_text("")
-        (self.run_dir / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1) + "\n")
+        if self.ranks.main:
+            config = {**self.cfg.to_dict(), **({"data_parallel": self.ranks.world} if self.ranks.world > 1 else {})}
+            (self.run_dir / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+        if self.ranks.world > 1:
+            self._log(f"data parallel: {self.ranks.world} processes, each takes 1/{self.ranks.world} of every "
+                      f"batch of {self.cfg.batch_size} (gradients summed across ranks)")
         self._snapshot = self.state_dict()
 
     def _write_metrics(self, record: dict) -> None:
+        self.metric_lines += 1
+        if not self.ranks.main:
+            return
         with open(self.metrics_path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        self.metric_lines += 1
 
     def _log(self, msg: str) -> None:
         if self.progress:
@@ -233,8 +285,8 @@ class Trainer:
     def validate(self) -> float:
         """Greedy accuracy on the validation documents with the current weights (multiple-choice
         tasks: lm-eval's ``acc`` / ``acc_norm``)."""
-        docs, correct = self.val_docs, 0.0
-        if not docs:
+        docs, correct = self.ranks.shard(self.val_docs), 0.0
+        if not self.val_docs:
             return float("nan")
         if self.cfg.objective == "choice":
             return self._choice_validation()[0]
@@ -244,7 +296,7 @@ class Trainer:
                 out = generate(self.model, self.tokenizer, [self.task.render(d, self.tokenizer) for d in chunk],
                                self.max_new, self.task.stop, do_sample=False, engine=self.engine)
                 correct += sum(self.task.score(out.texts, chunk))
-        return correct / len(docs)
+        return self.ranks.sum(correct)[0] / len(self.val_docs)
 
     def validation_nll(self) -> float | None:
         """Mean per-token NLL of the validation documents' reference answers (None: no references)."""
@@ -253,7 +305,10 @@ class Trainer:
         if self.task.reference is None or not self.val_docs:
             return None
         with self.policy.adapted():
-            return reference_nll(self.model, self.tokenizer, self.task, self.val_docs, self.cfg.eval_batch)
+            total, count = reference_nll_sums(self.model, self.tokenizer, self.task, self.ranks.shard(self.val_docs),
+                                              self.cfg.eval_batch)
+        total, count = self.ranks.sum(total, count)
+        return total / max(1, count)
 
     def _evaluate(self, step: int) -> None:
         """Validation accuracy; ties are broken by the lower reference-answer NLL (a 135M model
@@ -279,20 +334,24 @@ class Trainer:
 
     def _choice_validation(self) -> tuple[float, float]:
         """(accuracy, gold-choice NLL under pi) of the current weights on the validation half."""
+        docs = self.ranks.shard(self.val_docs)
         with self.policy.adapted():
-            return choice_eval(self.model, self.tokenizer, [self.task.choice(d, self.tokenizer) for d in self.val_docs],
-                               self.cfg.choice_norm, self.cfg.eval_batch)
+            acc, nll = choice_eval(self.model, self.tokenizer, [self.task.choice(d, self.tokenizer) for d in docs],
+                                   self.cfg.choice_norm, self.cfg.eval_batch)
+        correct, nll_sum = self.ranks.sum(acc * len(docs), nll * len(docs))
+        return correct / len(self.val_docs), nll_sum / len(self.val_docs)
 
     # ------------------------------------------------------------------ one update
     def train_step(self, step: int) -> dict:
         cfg, task, tok = self.cfg, self.task, self.tokenizer
         start = time.perf_counter()
-        docs = [self.train_docs[i] for i in self.order.take(cfg.batch_size)]
+        docs = [self.train_docs[i] for i in self.order.take(cfg.batch_size)]  # the global batch
+        docs = self.ranks.shard(docs)  # this rank's part of it (all of it in one process)
         if cfg.objective == "choice":
             return self._choice_step(docs, start)
         prompts = [task.render(d, tok) for d in docs]
         device = self.params[0].device
-        stats = {"batch": len(docs)}
+        stats = {"batch": cfg.batch_size}
         if cfg.objective == "rl":
             docs = [d for d in docs for _ in range(cfg.samples)]  # k samples per prompt, grouped
             prompts = [p for p in prompts for _ in range(cfg.samples)]
@@ -305,23 +364,25 @@ class Trainer:
             scores = task.score(texts, docs)
             rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],
                                    dtype=torch.float32, device=device)
-            advantages, keep = rl_advantages(rewards, cfg.baseline, cfg.samples)
-            stats.update(reward=float(rewards.mean()), acc=float(sum(scores) / len(scores)),
-                         samples=len(scores), kept=int(keep.sum()))
+            reward_sum, correct, n = self.ranks.sum(float(rewards.sum()), float(sum(scores)), len(scores))
+            advantages, keep = rl_advantages(rewards, cfg.baseline, cfg.samples, batch_mean=reward_sum / n)
+            kept = self.ranks.sum(int(keep.sum()))[0]
+            stats.update(reward=reward_sum / n, acc=correct / n, samples=int(n), kept=int(kept))
             work = [(b.select(keep[c]), advantages[c][keep[c]]) for c, b in zip(chunks, batches) if keep[c].any()]
         else:
             work = [(teacher_forced(tok, prompts[c], [task.reference(d) for d in docs[c]], device), None)
                     for c in chunks]
         gen_sec = time.perf_counter() - start
-        if not work:  # every group flat: no policy signal, so no KL-only step is fed to Adam
+        num_tokens, num_seqs, pieces = self.ranks.sum(sum(b.num_response_tokens for b, _ in work),
+                                                      sum(b.input_ids.shape[0] for b, _ in work), len(work))
+        if not pieces:  # every group flat (on every rank): no policy signal, so no KL-only step for Adam
             with warnings.catch_warnings():  # the schedule follows the update count, skipped or not
                 warnings.filterwarnings("ignore", message="Detected call of")
                 self.sched.step()
             sec = time.perf_counter() - start
             return {**stats, "skipped": True, "tokens": 0, "lr": self.opt.param_groups[0]["lr"], **self.policy.stats(),
                     "sec": round(sec, 3), "gen_sec": round(gen_sec, 3), "tok_per_s": 0.0}
-        num_tokens = sum(b.num_response_tokens for b, _ in work)
-        num_seqs = sum(b.input_ids.shape[0] for b, _ in work)
+        num_tokens, num_seqs = int(num_tokens), int(num_seqs)  # global counts: the loss is normalised by them
         need_base = cfg.kl > 0 or cfg.track_kl
         totals = {"kl_sum": 0.0, "nll_sum": 0.0}
         for batch, adv in work:
@@ -339,6 +400,7 @@ class Trainer:
             for key in totals:
                 totals[key] += st.get(key, 0.0)
             del base, loss
+        totals = dict(zip(totals, self.ranks.sum(*totals.values())))
         lr, grad_norm = self._update()
         sec = time.perf_counter() - start
         stats.update(nll=totals["nll_sum"] / max(1, num_tokens), tokens=num_tokens, lr=lr, grad_norm=grad_norm,
@@ -350,6 +412,8 @@ class Trainer:
     def _update(self) -> tuple[float, float]:
         """Clip the accumulated gradient, step AdamW and the schedule; (lr used, grad norm)."""
         lr = self.opt.param_groups[0]["lr"]
+        if self.ranks.world > 1:
+            distributed.all_reduce_grads(self.params)  # each rank's loss used global counts: sum = one process
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.clip))
         self.opt.step()
         self.sched.step()
@@ -360,6 +424,7 @@ class Trainer:
         """One update of the choice policy (see :mod:`t2eval.train.choice`)."""
         cfg = self.cfg
         totals = {"reward_sum": 0.0, "correct": 0, "nll_sum": 0.0, "kl_sum": 0.0}
+        n = cfg.batch_size  # the global batch (this rank scores its shard `docs`)
         need_base = cfg.kl > 0 or cfg.track_kl
         for i in range(0, len(docs), cfg.micro_batch):
             items = [self.task.choice(d, self.tokenizer) for d in docs[i:i + cfg.micro_batch]]
@@ -370,15 +435,15 @@ class Trainer:
             with self.policy.trainable():
                 scores = choice_scores(self.model, self.tokenizer, items, cfg.choice_norm)
                 loss, st = choice_loss(scores, gold_of(items, scores.device), base, estimator=cfg.choice_estimator,
-                                       kl_coef=cfg.kl, num_docs=len(docs), baseline=cfg.baseline,
+                                       kl_coef=cfg.kl, num_docs=n, baseline=cfg.baseline,
                                        temperature=cfg.temperature,
                                        reward_correct=cfg.reward_correct, reward_wrong=cfg.reward_wrong)
                 loss.backward()
             for key in totals:
                 totals[key] += st.get(key, 0.0)
+        totals = dict(zip(totals, self.ranks.sum(*totals.values())))
         lr, grad_norm = self._update()
         sec = time.perf_counter() - start
-        n = len(docs)
         stats = {"batch": n, "reward": totals["reward_sum"] / n, "acc": totals["correct"] / n,
                  "nll": totals["nll_sum"] / n, "tokens": 0, "lr": lr, "grad_norm": grad_norm,
                  **self.policy.stats(), "sec": round(sec, 3), "gen_sec": 0.0, "tok_per_s": round(n / sec, 2)}
@@ -419,7 +484,7 @@ class Trainer:
                 if step == cfg.steps or stop:
                     self.status = "early_stopped" if stop and step < cfg.steps else "finished"
                 self._snapshot = self.state_dict()
-                if step % cfg.ckpt_every == 0 or self.status != "running":
+                if (step % cfg.ckpt_every == 0 or self.status != "running") and self.ranks.main:
                     save_checkpoint(self._snapshot, self.ckpt_path)
                 bar.update(1)
                 post = {k: f"{stats[k]:.3g}" for k in ("reward", "acc", "kl") if k in stats}
@@ -433,7 +498,8 @@ class Trainer:
                     break
         except KeyboardInterrupt:
             bar.close()
-            save_checkpoint(self._snapshot, self.ckpt_path)
+            if self.ranks.main:
+                save_checkpoint(self._snapshot, self.ckpt_path)
             self._log(f"interrupted: saved the state after step {self._snapshot['step']} to {self.ckpt_path}; "
                       "continue with --resume")
             self.load_state_dict(self._snapshot)
@@ -463,7 +529,7 @@ class Trainer:
 
     def _finish(self, save: bool) -> TrainResult:
         expert = self.expert()
-        if save:
+        if save and self.ranks.main:
             save_artifact(expert, self.artifact_path)
             summary = {"task": self.task.name, "status": self.status, "steps_done": self.step,
                        "base_val": self.base_val, "best_val": self.best_val, "best_step": self.best_step,

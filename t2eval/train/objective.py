@@ -84,10 +84,16 @@ def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: to
     return loss, stats
 
 
-@torch.no_grad()
 def reference_nll(model, tokenizer, task, docs: list[dict], batch: int = 8) -> float:
     """Mean per-token NLL of ``task.reference(doc)`` after the task's own prompt, over ``docs``
     (validation tie-breaks in training; the quality gate's sensitive bound)."""
+    total, count = reference_nll_sums(model, tokenizer, task, docs, batch)
+    return total / max(1, count)
+
+
+@torch.no_grad()
+def reference_nll_sums(model, tokenizer, task, docs: list[dict], batch: int = 8) -> tuple[float, int]:
+    """(summed NLL, token count) of :func:`reference_nll` (sums combine across data-parallel ranks)."""
     from .rollout import teacher_forced
 
     total, count = 0.0, 0
@@ -98,4 +104,4 @@ def reference_nll(model, tokenizer, task, docs: list[dict], batch: int = 8) -> f
         log_probs, ids, _ = response_log_softmax(model, rows.input_ids, rows.attention_mask, rows.response_mask)
         total -= float(log_probs.gather(-1, ids[:, None]).sum())
         count += ids.numel()
-    return total / max(1, count)
+    return total, count

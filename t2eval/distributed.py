@@ -1,4 +1,8 @@
-"""Data parallelism for ``--model t2`` under a multi-process launcher.
+"""Data parallelism under a multi-process launcher (``torchrun``, ``accelerate launch``):
+``--model t2`` (below) and the trainer (:mod:`t2eval.train.loop`: each rank takes its shard of
+every global batch, gradients are summed across ranks before the one optimiser step).
+
+``--model t2``:
 
 lm-eval's HFLM turns data parallelism on only when accelerate sees several CUDA devices; under
 ``torchrun`` / ``accelerate launch`` on CPUs (or one GPU) every process would report rank 0 and
@@ -55,3 +59,36 @@ def barrier() -> None:
     import torch.distributed as dist
 
     dist.barrier()
+
+
+def local_rank() -> int:
+    """This process's index on its machine (``LOCAL_RANK``; 0 without a launcher)."""
+    try:
+        return int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def all_reduce_sum(values: list[float]) -> list[float]:
+    """The element-wise sum of ``values`` over every rank (float64)."""
+    import torch.distributed as dist
+
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    buffer = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(buffer)
+    return buffer.tolist()
+
+
+def all_reduce_grads(params: list[torch.Tensor]) -> None:
+    """Sum the gradients of ``params`` over every rank, in one flat buffer (a rank that had
+    nothing to back-propagate contributes zeros)."""
+    import torch.distributed as dist
+
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.detach().reshape(-1).to(torch.float32) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(p).to(p.dtype)
+        offset += n
