@@ -1,5 +1,5 @@
-"""Data-parallel `--model t2` under torchrun on CPU (gloo): each rank plans and answers its own
-shard, and the results equal a single-process run's, decisions included."""
+"""Data-parallel `--model t2` under torchrun and `accelerate launch` on CPU (gloo): each rank
+plans and answers its own shard, and the results equal a single-process run's, decisions included."""
 
 from __future__ import annotations
 
@@ -44,15 +44,33 @@ def _load(out) -> tuple[dict, dict]:
     return results, samples
 
 
-def test_torchrun_two_processes_equal_one(tmp_path):
-    single = _run([sys.executable], tmp_path / "single")
-    assert single.returncode == 0, single.stderr[-3000:]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
-    double = _run(torchrun, tmp_path / "double")
+def _torchrun() -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+            "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
+
+
+def _accelerate() -> list[str]:
+    """accelerate's torchrun launcher (its ``--multi_gpu`` mode also runs CPU processes; its
+    ``--cpu`` mode would need mpirun)."""
+    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", str(_free_port())]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dp") / "single"
+    done = _run([sys.executable], out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("launcher", [_torchrun, _accelerate], ids=["torchrun", "accelerate"])
+def test_two_processes_equal_one(single, launcher, tmp_path):
+    double = _run(launcher(), tmp_path / "double")
     assert double.returncode == 0, double.stderr[-3000:]
     assert "on rank 1" in double.stderr  # lm-eval really sharded the documents
-    (one, one_samples), (two, two_samples) = _load(tmp_path / "single"), _load(tmp_path / "double")
+    (one, one_samples), (two, two_samples) = _load(single), _load(tmp_path / "double")
     assert len(two_samples) == 8 and two_samples.keys() == one_samples.keys()
     for key, (resps, acc, em) in one_samples.items():   # same answers; log-likelihoods equal up to
         resps2, acc2, em2 = two_samples[key]             # batching noise (other batch neighbours per rank)
@@ -72,7 +90,5 @@ def test_torchrun_two_processes_equal_one(tmp_path):
 
 
 def test_settings_that_cannot_run_data_parallel_fail_clearly(tmp_path):
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
-    done = _run(torchrun, tmp_path / "bad", ["--model_args", "adapt=task"])
+    done = _run(_torchrun(), tmp_path / "bad", ["--model_args", "adapt=task"])
     assert done.returncode != 0 and "adapt=task" in done.stderr and "every rank sees only its own shard" in done.stderr
