@@ -4,6 +4,7 @@ CEM fitness: each takes the model's response and the hub-schema document and ret
 
 from __future__ import annotations
 
+import ast
 import re
 
 LETTERS = "ABCDE"
@@ -179,23 +180,82 @@ def _judge(run, what: str):
     return _surface(verdict, what)
 
 
-def judge_mbpp(response: str, doc: dict, timeout: float = MBPP_TIMEOUT):
-    """The sandbox Verdict of the code in ``response`` on an MBPP document's ``test_list``.
+# ---- the reference format: the answer opens with a code fence and the function's head, the
+# model completes it, the completion is cut at the closing fence (see task_configs/utils.py)
+
+CODE_FENCE = "```python\n"
+BODY_INDENT = "    "  # the prefill ends inside the function: a small model given only the head closes the fence
+_KEPT_TOP_LEVEL = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def code_head(doc: dict) -> str:
+    """The code an answer in the reference format starts with: HumanEval's prompt (imports,
+    helpers, signature and docstring); for MBPP the reference solution's imports and the
+    signature line of the function the tests call."""
+    if "entry_point" in doc and "prompt" in doc:
+        return doc["prompt"]
+    code = doc["code"].replace("\r\n", "\n")
+    entry = mbpp_entry_point(doc)
+    lines = code.splitlines()
+    imports = [line for line in lines if re.match(r"(import|from)\s+\w", line)]
+    head = next((line for line in lines if entry and re.match(rf"\s*def\s+{re.escape(entry)}\s*\(", line)), None)
+    if head is None:
+        return "".join(f"{line}\n" for line in imports)
+    return "".join(f"{line}\n" for line in imports) + head.strip() + "\n"
+
+
+def strip_top_level(program: str) -> str:
+    """``program`` with only imports, functions, classes and call-free assignments kept at top
+    level (example calls, prints and ``if __name__ == ...`` blocks dropped, as the reference
+    evaluation does). A program cut off mid-statement loses its unfinished last lines first;
+    one that never parses is returned as it is (the sandbox reports its SyntaxError)."""
+    lines = program.splitlines()
+    for end in range(len(lines), 0, -1):
+        source = "\n".join(lines[:end]) + "\n"
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        kept = [node for node in tree.body if isinstance(node, _KEPT_TOP_LEVEL)
+                or (isinstance(node, (ast.Assign, ast.AnnAssign))
+                    and not any(isinstance(n, ast.Call) for n in ast.walk(node)))]
+        starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) for n in kept]
+        return "".join("\n".join(lines[start - 1:n.end_lineno]) + "\n" for start, n in zip(starts, kept))
+    return program
+
+
+def code_prefix(doc: dict) -> str:
+    """The assistant turn's prefilled start in the reference format: a code fence, the
+    :func:`code_head` and the indentation of the function's first body line."""
+    return CODE_FENCE + code_head(doc) + BODY_INDENT
+
+
+def reference_program(completion: str, doc: dict) -> str:
+    """The program of a completion of :func:`code_prefix`: the head, the indented completion
+    (cut at the closing fence; spaces the model adds to the prefilled indentation of its first
+    line dropped), top-level statements stripped."""
+    completion = completion.split("```", 1)[0]
+    return strip_top_level(code_head(doc) + BODY_INDENT + completion.lstrip(" \t"))
+
+
+def judge_mbpp(response: str, doc: dict, timeout: float = MBPP_TIMEOUT, completion: bool = False):
+    """The sandbox Verdict of the code in ``response`` on an MBPP document's ``test_list``
+    (``completion``: ``response`` completes :func:`code_head` in the reference format).
 
     Raises:
         SandboxFailure: the sandbox could not run (twice).
     """
     from t2eval.sandbox import check_mbpp
 
-    code = extract_code(response, mbpp_entry_point(doc))
+    code = reference_program(response, doc) if completion else extract_code(response, mbpp_entry_point(doc))
     return _judge(lambda: check_mbpp(code, list(doc["test_list"]), doc.get("test_setup_code") or "",
                                      timeout=timeout), f"MBPP task {doc.get('task_id')}")
 
 
-def score_mbpp(response: str, doc: dict) -> float:
+def score_mbpp(response: str, doc: dict, completion: bool = False) -> float:
     """1.0 when the code in ``response`` passes every assert of ``doc["test_list"]`` in the
     sandbox, else 0.0. Raises SandboxFailure when the sandbox itself fails."""
-    return float(judge_mbpp(response, doc).passed)
+    return float(judge_mbpp(response, doc, completion=completion).passed)
 
 
 def _indent_body(code: str) -> str:
@@ -228,23 +288,24 @@ def humaneval_program(response: str, doc: dict) -> str:
     return prompt + _indent_body(code)
 
 
-def judge_humaneval(response: str, doc: dict, timeout: float = HUMANEVAL_TIMEOUT):
-    """The sandbox Verdict of a HumanEval answer against the document's ``check``.
+def judge_humaneval(response: str, doc: dict, timeout: float = HUMANEVAL_TIMEOUT, completion: bool = False):
+    """The sandbox Verdict of a HumanEval answer against the document's ``check``
+    (``completion``: ``response`` completes the prompt in the reference format).
 
     Raises:
         SandboxFailure: the sandbox could not run (twice).
     """
     from t2eval.sandbox import check_humaneval
 
-    program = humaneval_program(response, doc)
+    program = reference_program(response, doc) if completion else humaneval_program(response, doc)
     return _judge(lambda: check_humaneval(program, doc["test"], doc["entry_point"], timeout=timeout),
                   f"{doc.get('task_id')}")
 
 
-def score_humaneval(response: str, doc: dict) -> float:
+def score_humaneval(response: str, doc: dict, completion: bool = False) -> float:
     """1.0 when the function in ``response`` passes the document's ``check``, else 0.0.
     Raises SandboxFailure when the sandbox itself fails."""
-    return float(judge_humaneval(response, doc).passed)
+    return float(judge_humaneval(response, doc, completion=completion).passed)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -265,7 +326,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prob_all_fail
 
 
-def code_pass_at_k(responses: list[str], doc: dict, task: str, ks: tuple[int, ...]) -> dict[str, float]:
+def code_pass_at_k(responses: list[str], doc: dict, task: str, ks: tuple[int, ...],
+                   completion: bool = False) -> dict[str, float]:
     """pass@k of several sampled answers to one code document, judged in parallel.
 
     Args:
@@ -273,6 +335,7 @@ def code_pass_at_k(responses: list[str], doc: dict, task: str, ks: tuple[int, ..
         doc: dict, an MBPP (task "mbpp") or HumanEval (task "humaneval") document.
         task: str, ``"mbpp"`` or ``"humaneval"``.
         ks: tuple[int, ...], the k values.
+        completion: bool, the responses complete :func:`code_head` (the reference format).
     Returns:
         dict[str, float]: ``{"pass_at_<k>": value}``.
     Raises:
@@ -284,7 +347,7 @@ def code_pass_at_k(responses: list[str], doc: dict, task: str, ks: tuple[int, ..
     judge = {"mbpp": judge_mbpp, "humaneval": judge_humaneval}.get(task)
     if judge is None:
         raise ValueError(f"task must be 'mbpp' or 'humaneval', not {task!r}")
-    verdicts = check_many([lambda r=r: judge(r, doc) for r in responses])
+    verdicts = check_many([lambda r=r: judge(r, doc, completion=completion) for r in responses])
     for verdict in verdicts:  # check_many turns a raised SandboxFailure into status "error"
         _surface(verdict, f"a sample of {doc.get('task_id')}")
     correct = sum(v.passed for v in verdicts)

@@ -79,10 +79,19 @@ def _require_sandbox() -> None:
                                      f"{verdict.reason}); refusing to run code tasks unsandboxed")
 
 
+def with_code_prefix(splits):
+    """Every split with a ``gen_prefix`` column: the reference format's start of the answer
+    (`scoring.code_prefix`: a code fence, the function's head, the body's indentation), which
+    lm-eval puts at the start of the assistant turn (YAML ``gen_prefix: gen_prefix``); the
+    model completes it."""
+    return splits.map(lambda doc: {"gen_prefix": scoring.code_prefix(doc)})
+
+
 def load_code_splits(dataset: str, **metadata):
-    """custom_dataset for MBPP: `load_splits`, after checking that the sandbox works."""
+    """custom_dataset for MBPP: `load_splits` plus `with_code_prefix`, after checking that the
+    sandbox works."""
     _require_sandbox()
-    return load_splits(dataset, **metadata)
+    return with_code_prefix(load_splits(dataset, **metadata))
 
 
 def load_humaneval_splits(**_metadata):
@@ -92,11 +101,12 @@ def load_humaneval_splits(**_metadata):
     from t2eval.data import load_humaneval
 
     _require_sandbox()
-    return datasets.DatasetDict({"test": load_humaneval()})
+    return with_code_prefix(datasets.DatasetDict({"test": load_humaneval()}))
 
 
 def mbpp_prompt(doc: dict) -> str:
-    """User turn for MBPP: the task text, the first test as the signature hint, a ```python ask."""
+    """User turn for MBPP: the task text, the first test as the signature hint, a ```python ask
+    (the answer itself starts prefilled: ``gen_prefix``)."""
     return (f"{doc['text']}\nYour code should pass this test:\n{doc['test_list'][0]}\n\n"
             "Write the Python function in a ```python code block.")
 
@@ -106,19 +116,19 @@ def mbpp_target(doc: dict) -> str:
 
 
 def mbpp_results(doc: dict, results: list[str]) -> dict:
-    """{"pass_at_1": 1.0 | 0.0} for the greedy answer, judged in the sandbox."""
-    return {"pass_at_1": scoring.score_mbpp(results[0], doc)}
+    """{"pass_at_1": 1.0 | 0.0} for the greedy completion of the prefilled head, judged in the sandbox."""
+    return {"pass_at_1": scoring.score_mbpp(results[0], doc, completion=True)}
 
 
 def mbpp_pass_at_k_results(doc: dict, results: list[list[str]]) -> dict:
     """{"pass_at_<k>": unbiased estimate} over the sampled answers (filter take_first_k)."""
-    return scoring.code_pass_at_k(list(results[0]), doc, "mbpp", PASS_AT_K)
+    return scoring.code_pass_at_k(list(results[0]), doc, "mbpp", PASS_AT_K, completion=True)
 
 
 def humaneval_prompt(doc: dict) -> str:
-    """User turn for HumanEval: the function stub, asking for the whole function back."""
-    return ("Complete the following Python function. Write the complete function, "
-            f"signature included, in a ```python code block.\n\n```python\n{doc['prompt']}```")
+    """User turn for HumanEval: the function stub (the answer starts prefilled with it: ``gen_prefix``)."""
+    return ("Complete the following Python function in a ```python code block."
+            f"\n\n```python\n{doc['prompt']}```")
 
 
 def humaneval_target(doc: dict) -> str:
@@ -127,12 +137,12 @@ def humaneval_target(doc: dict) -> str:
 
 def humaneval_results(doc: dict, results: list[str]) -> dict:
     """{"pass_at_1": 1.0 | 0.0} for the greedy answer, judged in the sandbox."""
-    return {"pass_at_1": scoring.score_humaneval(results[0], doc)}
+    return {"pass_at_1": scoring.score_humaneval(results[0], doc, completion=True)}
 
 
 def humaneval_pass_at_k_results(doc: dict, results: list[list[str]]) -> dict:
     """{"pass_at_<k>": unbiased estimate} over the sampled answers (filter take_first_k)."""
-    return scoring.code_pass_at_k(list(results[0]), doc, "humaneval", PASS_AT_K)
+    return scoring.code_pass_at_k(list(results[0]), doc, "humaneval", PASS_AT_K, completion=True)
 
 
 # ----------------------------------------------------------------------------- dispatch_t2

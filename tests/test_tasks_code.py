@@ -146,3 +146,56 @@ def test_code_pass_at_k_judges_every_sample():
     wrong = "```python\ndef similar_elements(a, b):\n    return ()\n```"
     got = scoring.code_pass_at_k([right, wrong, wrong, wrong], MBPP_DOC, "mbpp", (1, 2))
     assert got == {"pass_at_1": 0.25, "pass_at_2": pytest.approx(0.5)}
+
+
+# ----------------------------------------------------------------------------- reference format
+
+
+def test_code_prefix_opens_a_fence_and_the_function():
+    assert scoring.code_prefix(MBPP_DOC) == "```python\ndef similar_elements(a, b):\n    "
+    doc = {**MBPP_DOC, "code": "import re\r\nimport math\r\ndef helper(x):\r\n  return x\r\n"
+                               "def similar_elements(a, b):\r\n  return tuple(set(a) & set(b))"}
+    assert scoring.code_head(doc) == "import re\nimport math\ndef similar_elements(a, b):\n"  # no helper leaked
+
+
+def test_strip_top_level_keeps_definitions_and_drops_example_calls():
+    program = ("import math\ndef f(x):\n    return x + 1\n\nprint(f(2))\nassert f(1) == 2\n"
+               "if __name__ == '__main__':\n    f(3)\nLIMIT = 3\nY = f(2)\n@staticmethod\ndef g():\n    pass\n")
+    assert scoring.strip_top_level(program) == ("import math\ndef f(x):\n    return x + 1\nLIMIT = 3\n"
+                                                "@staticmethod\ndef g():\n    pass\n")
+    cut = "def f(x):\n    return x + 1\ndef h(y:\n"  # generation stopped mid-statement
+    assert scoring.strip_top_level(cut) == "def f(x):\n    return x + 1\n"
+
+
+@pytest.mark.parametrize("task_id", ["HumanEval/0", "HumanEval/38"])
+def test_reference_format_completions(humaneval_docs, task_id):
+    doc = humaneval_docs[task_id]
+    body = doc["canonical_solution"]
+    assert scoring.score_humaneval(body + "\n\nprint(1 / 0)\n", doc, completion=True) == 1.0  # example call stripped
+    assert scoring.score_humaneval(" " + body.lstrip(" ") + "```\nExplanation...", doc, completion=True) == 1.0
+    assert scoring.score_humaneval("return None\n", doc, completion=True) == 0.0
+
+
+def test_mbpp_reference_format_completion():
+    assert scoring.score_mbpp(" return tuple(set(a) & set(b))\n\nprint(similar_elements((1,), (1,)))\n```",
+                              MBPP_DOC, completion=True) == 1.0
+    assert scoring.score_mbpp("return ()\n```", MBPP_DOC, completion=True) == 0.0
+
+
+def test_training_references_are_completions_that_pass(mbpp_test_docs):
+    """mbpp_t2 trains in the reference format: its prompts end with the prefilled head and the
+    SFT reference (the reference solution as a completion; tab-indented ones included) passes."""
+    from t2eval.train.data import build_task, mbpp_completion
+
+    task = build_task("mbpp_t2", data_dir=str(data_dir()))
+    docs = task.train_docs[:12] + [d for d in task.train_docs if "\t" in d["code"]][:3]
+    for doc in docs:
+        assert task.reference(doc) == mbpp_completion(doc) and task.reference(doc).endswith("```")
+        assert scoring.score_mbpp(task.reference(doc), doc, completion=True) == 1.0, doc["task_id"]
+    assert task.render(docs[0], None if task.chat is False else _Chat()).endswith(scoring.code_prefix(docs[0]))
+    assert "```" in task.stop
+
+
+class _Chat:
+    def apply_chat_template(self, messages, **_):
+        return f"<user>{messages[0]['content']}</user><assistant>"

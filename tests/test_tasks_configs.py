@@ -107,7 +107,12 @@ def test_mbpp_docs(tasks):
     assert doc["text"] in prompt and doc["test_list"][0] in prompt and "```python" in prompt
     assert doc["test_list"][1] not in prompt  # only the first assert is shown
     assert task.doc_to_target(doc) == doc["code"]
-    assert task.process_results(doc, [f"```python\n{doc['code']}\n```"]) == {"pass_at_1": 1.0}
+    assert task.doc_to_prefix(doc) == scoring.code_prefix(doc)  # the reference format's prefilled start
+    assert doc["gen_prefix"].startswith("```python\ndef remove_Occ(")
+    body = doc["code"].replace("\r\n", "\n").split("\n", 1)[1]   # the reference body as a completion
+    assert task.process_results(doc, [body + "\n```\nIt removes both ends."]) == {"pass_at_1": 1.0}
+    assert task.process_results(doc, ["return s\n```"]) == {"pass_at_1": 0.0}
+    assert "```" in task.config.generation_kwargs["until"]
 
 
 @needs_data
@@ -116,8 +121,9 @@ def test_humaneval_docs(tasks):
     doc = _docs(task, 1)[0]
     assert doc["task_id"] == "HumanEval/0"
     assert doc["prompt"] in task.doc_to_text(doc)
+    assert task.doc_to_prefix(doc) == "```python\n" + doc["prompt"] + "    "
     assert task.process_results(doc, [doc["canonical_solution"]]) == {"pass_at_1": 1.0}
-    assert task.process_results(doc, ["```python\npass\n```"]) == {"pass_at_1": 0.0}
+    assert task.process_results(doc, ["pass\n```"]) == {"pass_at_1": 0.0}
 
 
 @needs_data

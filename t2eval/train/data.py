@@ -52,13 +52,14 @@ class TrainTask:
     reference: Callable[[dict], str] | None = None
     chat: bool = True
     choice: Callable[[dict, object], "ChoiceItem"] | None = None  # (doc, tokenizer) -> item (objective=choice)
+    prefix: Callable[[dict], str] | None = None  # the answer's prefilled start (the YAML's gen_prefix)
 
     def render(self, doc: dict, tokenizer) -> str:
         text = self.prompt(doc)
-        if not self.chat:
-            return text
-        return tokenizer.apply_chat_template([{"role": "user", "content": text}],
-                                             add_generation_prompt=True, tokenize=False)
+        if self.chat:
+            text = tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                                 add_generation_prompt=True, tokenize=False)
+        return text + (self.prefix(doc) if self.prefix else "")
 
 
 # ----------------------------------------------------------------------------- task YAMLs
@@ -126,11 +127,13 @@ def _per_doc(scorer) -> Callable[[list[str], list[dict]], list[float]]:
 
 
 def score_mbpp_batch(responses: list[str], docs: list[dict]) -> list[float]:
-    """MBPP rewards for a batch, judged in parallel boxes (``check_many``)."""
+    """MBPP rewards for a batch of completions of the prefilled head (the reference format),
+    judged in parallel boxes (``check_many``)."""
     from t2eval import scoring
     from t2eval.sandbox import check_many
 
-    verdicts = check_many([lambda r=r, d=d: scoring.judge_mbpp(r, d) for r, d in zip(responses, docs)])
+    verdicts = check_many([lambda r=r, d=d: scoring.judge_mbpp(r, d, completion=True)
+                           for r, d in zip(responses, docs)])
     for verdict in verdicts:
         scoring._surface(verdict, "an MBPP rollout")
     return [float(v.passed) for v in verdicts]
@@ -159,12 +162,32 @@ def gsm8k_reference(doc: dict) -> str:
     return f"{_CALC.sub('', body).strip()}\nThe answer is {answer.strip()}."
 
 
+def mbpp_completion(doc: dict) -> str:
+    """The reference solution as a completion of ``scoring.code_prefix(doc)``: the tested
+    function's body (re-indented to 4 spaces, its first line's indentation prefilled) and
+    whatever follows it, then the closing fence."""
+    from t2eval import scoring
+
+    lines = [re.sub(r"^\t+", lambda m: "    " * len(m.group()), line)  # leading tabs: 4 spaces each
+             for line in doc["code"].replace("\r\n", "\n").splitlines()]
+    entry = scoring.mbpp_entry_point(doc)
+    start = next((i for i, line in enumerate(lines) if entry and re.match(rf"\s*def\s+{re.escape(entry)}\s*\(", line)),
+                 None)
+    if start is None:
+        return f"pass\n```"
+    body = lines[start + 1:]
+    first = next((line for line in body if line.strip()), "    pass")
+    width = len(first) - len(first.lstrip(" "))
+    out = [scoring.BODY_INDENT + line[width:] if width and line.startswith(" " * width) else line for line in body]
+    return "\n".join(out).lstrip(" ") + "\n```"
+
+
 def _reference(dataset: str):
     from t2eval import scoring
 
     return {"gsm8k": gsm8k_reference, "arith": gsm8k_reference,
             "math": lambda d: d["solution"],
-            "mbpp": lambda d: f"```python\n{d['code'].strip()}\n```",
+            "mbpp": mbpp_completion,
             "arc_easy": scoring.arc_gold_letter, "arc_challenge": scoring.arc_gold_letter}.get(dataset)
 
 
@@ -191,10 +214,13 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTa
                         f"supported datasets: {', '.join(LABELS)}")
     gen = config.get("generation_kwargs") or {}
     train, val = halve(_load_train_split(dataset, data_dir), seed)
+    prefix = None
+    if config.get("gen_prefix"):  # the code tasks' reference format: the answer starts prefilled
+        from t2eval.scoring import code_prefix as prefix
     return TrainTask(name=name, label=LABELS[dataset], prompt=_function(config["doc_to_text"]),
                      score=_scorer(dataset), train_docs=train, val_docs=val,
                      stop=list(gen.get("until") or []), max_gen_toks=int(gen.get("max_gen_toks", 256)),
-                     reference=_reference(dataset))
+                     reference=_reference(dataset), prefix=prefix)
 
 
 def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTask:
