@@ -16,8 +16,10 @@ from t2eval.report.runs import experts_digest, method_of
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores: dict, t2: dict | None = None):
-    """A results file with the fields lm-eval 0.4.13 writes that the report reads."""
+def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores: dict, t2: dict | None = None,
+                  samples: dict | None = None):
+    """A results file with the fields lm-eval 0.4.13 writes that the report reads (and, for the
+    tasks of ``samples`` {task: [per-document metric]}, its samples file)."""
     folder.mkdir(parents=True, exist_ok=True)
     metric = {"gsm8k_t2": "exact_match", "arc_easy_t2": "exact_match", "math": "exact_match",
               "humaneval_t2": "pass_at_1", "mbpp_t2": "pass_at_1", "arc_challenge_t2": "exact_match"}
@@ -29,6 +31,9 @@ def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores
             "date": float(stamp)}
     path = folder / f"results_{stamp}.json"
     path.write_text(json.dumps(data))
+    for task, values in (samples or {}).items():
+        (folder / f"samples_{task}_{stamp}.jsonl").write_text(
+            "".join(json.dumps({"doc_id": i, metric[task]: v}) + "\n" for i, v in enumerate(values)))
     return path
 
 
@@ -80,29 +85,46 @@ def test_methods_are_read_from_the_results_files_themselves(tmp_path):
 def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
-    base = write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (0.40, 20), "math": (0.10, 10)},
-                         t2_block("none"))
+    base_docs = [1.0] * 80 + [0.0] * 120
+    base = write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (0.40, 200), "math": (0.10, 100)},
+                         t2_block("none"), samples={"gsm8k_t2": base_docs})
     write_results(runs / "a", "2", "hf", {"pretrained": "x"}, {"gsm8k_t2": (0.30, 5)})   # fewer docs: not chosen
-    svf = write_results(runs / "b", "3", "t2", {"strategy": "math"}, {"gsm8k_t2": (0.50, 20)},
-                        t2_block("math", MATH_EXPERT))
-    write_results(runs / "c", "4", "t2", {"strategy": "prompt"}, {"math": (0.12, 10)},
+    svf = write_results(runs / "b", "3", "t2", {"strategy": "math"}, {"gsm8k_t2": (0.50, 200)},
+                        t2_block("math", MATH_EXPERT), samples={"gsm8k_t2": [1.0] * 100 + [0.0] * 100})
+    write_results(runs / "c", "4", "t2", {"strategy": "prompt"}, {"math": (0.12, 100)},
                   t2_block("prompt", seconds={"pass1": 3.0, "pass2": 12.0}))
-    write_results(runs / "d", "5", "t2", {"strategy": "fewshot"}, {"math": (0.2, 8)},
+    write_results(runs / "d", "5", "t2", {"strategy": "fewshot"}, {"math": (0.2, 150)},
                   t2_block("fewshot", fewshot={"math": {"shots": 3, "alpha": [0.2, 0.5, 0.3],
                                                         "experts": ["code", "math", "reasoning"]}}))
+    write_results(runs / "e", "6", "t2", {"strategy": "math"}, {"arc_easy_t2": (0.9, 10)},   # a smoke test
+                  t2_block("math", MATH_EXPERT))
     text = build_report([runs], tmp_path / "out").read_text()
     table1 = text.split("### Table 1")[1].split("###")[0]
-    assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.25) n=20 [2] | — | — |" in table1
-    assert "| Base model |  | 40.00 (1.00) n=20 [1] | — | — |" in table1
+    # +10 points on 200 paired documents (the expert solves every document base solves, and 20 more)
+    assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.25) n=200 Δ+10.0 [+6.0, +14.5] [2] | — | — |" in table1
+    assert "| Base model |  | 40.00 (1.00) n=200 [1] | — | — |" in table1
+    # the 10-document run is listed apart; another model's 5-document run is no row of this table
+    assert "Slices (fewer than 100 documents: smoke tests, not table cells): arc_easy_t2 · svf:rl:mlp · n=10." in table1
     assert f"[1] `{base.relative_to(tmp_path)}`" in table1 and f"[2] `{svf.relative_to(tmp_path)}`" in table1
     table2 = text.split("### Table 2")[1].split("###")[0]
-    assert "| + T² prompt | 12.00 (1.20) n=10 [2] | — | — |" in table2
-    assert "| + T² few-shot | 20.00 (2.00†) n=8 [3] | — | — |" in table2       # base on 10 docs, not 8
-    assert "| math (10) | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
+    assert "| + T² prompt | 12.00 (1.20) n=100 no CI [2] | — | — |" in table2   # no samples: no interval
+    assert "| + T² few-shot | 20.00 (2.00†) n=150 no CI [3] | — | — |" in table2   # base on 100 docs, not 150
+    assert "| math (100) | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
     table8 = text.split("### Table 8")[1].split("###")[0]
-    assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=8 [2] |" in table8
+    assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=150 no CI [2] |" in table8
     assert "| + T² few-shot, 5 shots | — |" in table8
     assert "0.922M" in text                                                      # LoRA q,v r16 on SmolLM2
+
+
+def test_a_difference_whose_interval_includes_zero_is_marked(tmp_path):
+    runs = tmp_path / "runs"
+    docs = [1.0, 0.0] * 60
+    write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (0.5, 120)}, t2_block("none"),
+                  samples={"gsm8k_t2": docs})
+    write_results(runs / "b", "2", "t2", {"strategy": "math"}, {"gsm8k_t2": (0.5, 120)},
+                  t2_block("math", MATH_EXPERT), samples={"gsm8k_t2": docs[1:] + docs[:1]})
+    text = build_report([runs], tmp_path / "out").read_text()
+    assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.00) n=120 Δ+0.0 [" in text and "] ≈ [2] |" in text
 
 
 def test_report_on_the_committed_base_runs(tmp_path):

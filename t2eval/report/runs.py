@@ -43,6 +43,7 @@ class Score:
     source: Path
     date: float = 0.0
     info: dict = field(default_factory=dict)  # model name, strategy, provenance bits
+    per_doc: dict | None = None  # doc_id -> the metric on that document (from samples_*.jsonl)
 
 
 @dataclass
@@ -170,9 +171,24 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
         if metric is None or not isinstance(result.get(metric), (int, float)):
             continue
         n = (data.get("n-samples") or {}).get(task, {}).get("effective") or result.get("sample_len") or 0
-        scores.append(Score(task, metric.split(",")[0], float(result[metric]), int(n), method, path,
-                            float(data.get("date") or 0.0), info))
+        name = metric.split(",")[0]
+        scores.append(Score(task, name, float(result[metric]), int(n), method, path,
+                            float(data.get("date") or 0.0), info, read_per_doc(path, task, name)))
     return scores
+
+
+def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
+    """{doc_id: metric} from the ``samples_<task>_<date>.jsonl`` lm-eval wrote beside
+    ``results_<date>.json`` (``--log_samples``); None when there is none."""
+    stamp = results.stem.removeprefix("results_")
+    path = results.with_name(f"samples_{task}_{stamp}.jsonl")
+    if not path.is_file():
+        return None
+    out = {}
+    for row in _jsonl(path):
+        if isinstance(row.get(metric), (int, float)):
+            out[int(row["doc_id"])] = float(row[metric])
+    return out or None
 
 
 def _jsonl(path: Path) -> list[dict]:

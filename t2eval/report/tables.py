@@ -1,10 +1,13 @@
 """The paper's tables as markdown, built from :class:`~t2eval.report.runs.Score` records.
 
-A cell is ``score (score ÷ base) n=N [k]``: the score ×100 as in the paper, the normalised
+A cell is ``score (score ÷ base) n=N Δ±CI [k]``: the score ×100 as in the paper, the normalised
 score against the base model on the same task (on the same number of documents when such a
 base run exists; a † marks a base measured on a different count), the documents behind the
-number, and ``[k]``, the source file listed under the table. A cell without a run is "—".
-When several runs match a cell, the one on the most documents wins, then the newest
+number, the difference to base with its paired bootstrap 95% interval (×100, over the documents
+both runs scored; ``≈`` marks an interval that includes 0; "no CI" when a run has no per-document
+samples), and ``[k]``, the source file listed under the table. A cell without a run is "—".
+Runs on fewer than ``MIN_DOCS`` documents never fill a cell: they are listed under the table as
+slices. When several runs match a cell, the one on the most documents wins, then the newest
 ("best" rows, such as Table 2's LoRA, take the highest score instead, as the paper does).
 """
 
@@ -13,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..stats import paired_bootstrap
 from .runs import Score
+
+MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
 SEEN = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")
 UNSEEN = ("math", "humaneval_t2", "arc_challenge_t2")
@@ -94,7 +100,7 @@ class Sources:
 
 
 def choose(scores: list[Score], task: str, match: Callable[[str], bool], pick: str = "latest") -> Score | None:
-    found = [s for s in scores if s.task == task and match(s.method)]
+    found = [s for s in scores if s.task == task and match(s.method) and s.n >= MIN_DOCS]
     if not found:
         return None
     key = (lambda s: (s.n, s.value, s.date)) if pick == "best" else (lambda s: (s.n, s.date))
@@ -102,7 +108,7 @@ def choose(scores: list[Score], task: str, match: Callable[[str], bool], pick: s
 
 
 def base_for(scores: list[Score], cell: Score) -> Score | None:
-    bases = [s for s in scores if s.task == cell.task and s.method == "base"]
+    bases = [s for s in scores if s.task == cell.task and s.method == "base" and s.n >= MIN_DOCS]
     same = [s for s in bases if s.n == cell.n]
     pool = same or bases
     return max(pool, key=lambda s: (s.n, s.date)) if pool else None
@@ -117,7 +123,21 @@ def format_cell(cell: Score | None, base: Score | None, sources: Sources) -> str
         text += f" ({cell.value / base.value:.2f}{mark})"
     elif base is not None:
         text += " (base 0)"
-    return f"{text} n={cell.n} [{sources.ref(cell.source)}]"
+    return f"{text} n={cell.n}{_interval(cell, base)} [{sources.ref(cell.source)}]"
+
+
+def _interval(cell: Score, base: Score | None) -> str:
+    """`` Δ+x.x [lo, hi]`` against base over the documents both scored (``≈``: CI includes 0)."""
+    if base is None or base is cell or base.source == cell.source and base.method == cell.method:
+        return ""
+    if not cell.per_doc or not base.per_doc:
+        return " no CI"
+    docs = sorted(set(cell.per_doc) & set(base.per_doc))
+    if len(docs) < MIN_DOCS:
+        return " no CI"
+    diff = paired_bootstrap([base.per_doc[d] for d in docs], [cell.per_doc[d] for d in docs])
+    mark = "" if diff.significant else " ≈"
+    return f" Δ{100 * diff.diff:+.1f} [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]{mark}"
 
 
 def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tuple], int | None] | None,
@@ -133,6 +153,11 @@ def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tu
             cells.append(format_cell(cell, base_for(scores, cell) if cell else None, sources))
         params = [_params_text(param_count, row.params)] if with_params else []
         lines.append("| " + " | ".join([row.label, *params, *cells]) + " |")
+    slices = sorted({(s.task, s.method, s.n, str(s.source)) for s in scores if s.n < MIN_DOCS and s.task in spec.tasks
+                     and any(row.match(s.method) for row in spec.rows)})
+    if slices:
+        lines += ["", f"Slices (fewer than {MIN_DOCS} documents: smoke tests, not table cells): "
+                  + "; ".join(f"{task} · {method} · n={n}" for task, method, n, _ in slices) + "."]
     if spec.note:
         lines += ["", spec.note]
     lines += ["", "Sources:" if sources.paths else "Sources: none (no matching runs yet)."]
