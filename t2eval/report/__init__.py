@@ -71,7 +71,10 @@ def _header(results, model_name: str, scores, runs, out="reports/") -> str:
             f"{len(scores)} task scores "
             f"and {len(runs)} training runs. Scores ×100 as in the paper; in parentheses the normalised score "
             "(method ÷ base model, same task; † = the base run covers a different number of documents); "
-            "n = documents behind the number (document limits on CPU: slices, not full test sets); "
+            "n = documents behind the number; Δ [lo, hi] = difference to base ×100 with its paired bootstrap 95% "
+            "interval over the documents both runs scored (≈: the interval includes 0, no claim; \"no CI\": a run "
+            "without per-document scores); runs on fewer than 100 documents are listed as slices under a table, "
+            "never as cells; "
             "[k] = the results file listed under each table. \"—\" = no run yet, never an estimate.\n")
 
 

@@ -183,12 +183,25 @@ def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
     stamp = results.stem.removeprefix("results_")
     path = results.with_name(f"samples_{task}_{stamp}.jsonl")
     if not path.is_file():
-        return None
+        return _bench_per_doc(results, task, metric)
     out = {}
     for row in _jsonl(path):
         if isinstance(row.get(metric), (int, float)):
             out[int(row["doc_id"])] = float(row[metric])
     return out or None
+
+
+def _bench_per_doc(results: Path, task: str, metric: str) -> dict | None:
+    """Per-document scores of a benchmark's ``<name>/<engine>/results_bench.json``, kept in the
+    benchmark's ``<name>.json`` (``tasks_detail[task][metric][engine]``, in document order)."""
+    bench = results.parent.parent.with_suffix(".json")
+    if results.name != "results_bench.json" or not bench.is_file():
+        return None
+    try:
+        values = json.loads(bench.read_text())["tasks_detail"][task][metric][results.parent.name]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {i: float(v) for i, v in enumerate(values)} if isinstance(values, list) and values else None
 
 
 def _jsonl(path: Path) -> list[dict]:

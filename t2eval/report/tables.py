@@ -21,8 +21,8 @@ from .runs import Score
 
 MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
-SEEN = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")
-UNSEEN = ("math", "humaneval_t2", "arc_challenge_t2")
+SEEN = ("gsm8k_t2", "arith_t2", "mbpp_t2", "arc_easy_t2", "arc_easy")
+UNSEEN = ("math", "math500", "humaneval_t2", "arc_challenge_t2", "arc_challenge")
 LORA_QV = "lora:sft:q_proj,v_proj"
 
 
@@ -57,6 +57,7 @@ SPECS = [
     TableSpec("1", "Table 1 — SVF vs LoRA on the training tasks (seen)", SEEN, [
         BASE, Row("+ LoRA (next-token, q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
+        Row("+ SVF (RL on the choice policy, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
         Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))]),
     TableSpec("2", "Table 2 — self-adaptation on unseen tasks", UNSEEN, [
         BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
