@@ -344,9 +344,10 @@ def test_cls_task_pools_the_three_tasks(local_data):
 def test_mbpp_rewards_run_in_the_sandbox():
     from t2eval.train.data import score_mbpp_batch
 
-    doc = {"task_id": 1, "test_list": ["assert add(1, 2) == 3"], "test_setup_code": ""}
-    good = "```python\ndef add(a, b):\n    return a + b\n```"
-    bad = "```python\ndef add(a, b):\n    return a - b\n```"
+    doc = {"task_id": 1, "code": "def add(a, b):\n  return a + b", "test_list": ["assert add(1, 2) == 3"],
+           "test_setup_code": ""}
+    good = "return a + b\n```"   # completions of the prefilled head (the reference format)
+    bad = "return a - b\n```"
     assert score_mbpp_batch([good, bad], [doc, doc]) == [1.0, 0.0]
 
 
