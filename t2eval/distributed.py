@@ -61,6 +61,13 @@ def barrier() -> None:
     dist.barrier()
 
 
+def is_main() -> bool:
+    """Whether this process is rank 0 (or the only process): the one that writes files."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def local_rank() -> int:
     """This process's index on its machine (``LOCAL_RANK``; 0 without a launcher)."""
     try:

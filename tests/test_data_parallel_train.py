@@ -94,3 +94,32 @@ def test_sampled_rollouts_shard_and_stay_in_step(tmp_path):
     _same(_z(tmp_path / "rl", 1), _z(tmp_path / "rl", 0), atol=0)
     steps = [r for r in _steps(tmp_path / "rl") if r["type"] == "step"]
     assert [r["samples"] for r in steps] == [16, 16]
+
+
+@pytest.mark.slow
+def test_cli_under_torchrun_on_the_embedded_model(tmp_path):
+    """`torchrun -m t2eval.cli train` (choice objective, stock arc_easy): rank 0 writes the
+    expert, and its z equals the single-process CLI's."""
+    from conftest import data_dir
+    from t2eval.svf import load_expert
+
+    if not data_dir().is_dir():
+        pytest.skip(f"benchmark data not found at {data_dir()}")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "T2EVAL_DATA_DIR": str(data_dir())}
+    args = ["-m", "t2eval.cli", "train", "--task", "arc_easy", "--objective", "choice", "--quiet", "steps=2",
+            "batch_size=4", "micro_batch=2", "eval_every=2", "val_size=4", "track_kl=false", "threads=1"]
+    experts = {}
+    for name, procs in (("one", 1), ("two", 2)):
+        done = subprocess.run([*([sys.executable] if procs == 1 else
+                                 [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                                  "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]),
+                               *args, "--run-dir", str(tmp_path / name), "-o", str(tmp_path / f"{name}.safetensors")],
+                              env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count("written to") == 1          # one rank reports
+        experts[name] = load_expert(tmp_path / f"{name}.safetensors")
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["data_parallel"] == 2
+    for key, z in experts["one"].z.items():
+        torch.testing.assert_close(experts["two"].z[key], z, atol=1e-5, rtol=1e-4)
+    assert any(not torch.allclose(z, torch.ones_like(z)) for z in experts["one"].z.values())

@@ -89,6 +89,10 @@ def run_training(task, overrides, *, method, model, targets, preset, config_file
         click.echo(f"interrupted after step {best.steps_done}; continue with: --run-dir {best.run_dir} --resume",
                    err=True)
         sys.exit(130)
+    from ..distributed import is_main
+
+    if not is_main():  # data parallel: rank 0 reports
+        return
     for r in results:
         click.echo(f"{key}={r.expert.provenance[key]:g}: status={r.status} steps={r.steps_done} "
                    f"base_val={_fmt(r.base_val)} best_val={_fmt(r.best_val)} (step {r.best_step}) -> {r.run_dir}",

@@ -573,6 +573,8 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
     chosen = scores.index(max(scores))  # the first of equals
     best = results[chosen]
     targets = []
+    if not distributed.is_main():  # data parallel: every rank holds the same result; rank 0 writes it
+        return best, results
     if len(values) > 1:
         targets.append(run_dir / ("expert.safetensors" if cfg.method == "svf" else "adapter"))
         (run_dir / "sweep.json").write_text(json.dumps(
