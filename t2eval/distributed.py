@@ -34,6 +34,8 @@ def join_process_group() -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        if torch.cuda.is_available():  # NCCL collectives (gathers of objects too) use the current device
+            torch.cuda.set_device(local_rank())
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
