@@ -10,8 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from t2eval.report.runs import read_results
-from t2eval.stats import paired_bootstrap
+from t2eval.report.runs import paired, read_results
 
 
 def scores(folder: Path) -> dict:
@@ -32,8 +31,7 @@ def main() -> None:
     a, b = scores(args.base), scores(args.other)
     rows = {}
     for task in sorted(set(a) & set(b)):
-        docs = sorted(set(a[task].per_doc) & set(b[task].per_doc))
-        diff = paired_bootstrap([a[task].per_doc[d] for d in docs], [b[task].per_doc[d] for d in docs])
+        diff = paired(a[task], b[task])
         rows[task] = {"metric": a[task].metric, "n": diff.n, "base": diff.mean_a, "other": diff.mean_b,
                       "diff": diff.diff, "low": diff.low, "high": diff.high, "significant": diff.significant}
         print(f"{task} {a[task].metric}: {diff}")

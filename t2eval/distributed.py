@@ -21,12 +21,16 @@ import os
 import torch
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 def launched_world_size() -> int:
     """The number of processes the launcher started (``WORLD_SIZE``; 1 without a launcher)."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return 1
+    return _env_int("WORLD_SIZE", 1)
 
 
 def join_process_group() -> tuple[int, int]:
@@ -72,10 +76,7 @@ def is_main() -> bool:
 
 def local_rank() -> int:
     """This process's index on its machine (``LOCAL_RANK``; 0 without a launcher)."""
-    try:
-        return int(os.environ.get("LOCAL_RANK", "0"))
-    except ValueError:
-        return 0
+    return _env_int("LOCAL_RANK", 0)
 
 
 def all_reduce_sum(values: list[float]) -> list[float]:

@@ -67,6 +67,18 @@ def parallel_kwargs(tensor_parallel_size: int = 1, world_size: int = 1) -> dict:
     return {"distributed_executor_backend": "uni"}
 
 
+def check_tensor_parallel(engine: str, tensor_parallel_size: int, world_size: int) -> int:
+    """``tensor_parallel_size`` as an int, once it is known to be runnable with ``engine`` and
+    ``world_size`` processes (ValueError otherwise, before anything loads)."""
+    tp = int(tensor_parallel_size)
+    if tp != 1:
+        if engine != "vllm":
+            raise ValueError(f"tensor_parallel_size={tp} shards vLLM's weights: it needs engine=vllm "
+                             "(the HF model of record is not sharded)")
+        parallel_kwargs(tp, world_size)
+    return tp
+
+
 def fused_group(module_name: str) -> list[str]:
     """Module names that vLLM loads together with ``module_name`` (itself included)."""
     parent, _, leaf = module_name.rpartition(".")

@@ -194,14 +194,20 @@ def code_head(doc: dict) -> str:
     signature line of the function the tests call."""
     if "entry_point" in doc and "prompt" in doc:
         return doc["prompt"]
-    code = doc["code"].replace("\r\n", "\n")
+    lines, start = mbpp_solution_lines(doc)
+    imports = "".join(f"{line}\n" for line in lines if re.match(r"(import|from)\s+\w", line))
+    return imports if start is None else imports + lines[start].strip() + "\n"
+
+
+def mbpp_solution_lines(doc: dict) -> tuple[list[str], int | None]:
+    """The reference solution's lines (leading tabs as 4 spaces each) and the index of the
+    ``def`` line of the function the tests call (None when it defines no such function)."""
+    lines = [re.sub(r"^\t+", lambda m: "    " * len(m.group()), line)
+             for line in doc["code"].replace("\r\n", "\n").splitlines()]
     entry = mbpp_entry_point(doc)
-    lines = code.splitlines()
-    imports = [line for line in lines if re.match(r"(import|from)\s+\w", line)]
-    head = next((line for line in lines if entry and re.match(rf"\s*def\s+{re.escape(entry)}\s*\(", line)), None)
-    if head is None:
-        return "".join(f"{line}\n" for line in imports)
-    return "".join(f"{line}\n" for line in imports) + head.strip() + "\n"
+    start = next((i for i, line in enumerate(lines) if entry and re.match(rf"\s*def\s+{re.escape(entry)}\s*\(", line)),
+                 None)
+    return lines, start
 
 
 def strip_top_level(program: str) -> str:

@@ -31,8 +31,7 @@ def main(argv: list[str]) -> None:
 
     trainer.on_step = on_step
     trainer.run()
-    z = {k: v.detach().clone() for k, v in zip(trainer.policy.names, trainer.params)} \
-        if hasattr(trainer.policy, "names") else {str(i): p.detach().clone() for i, p in enumerate(trainer.params)}
+    z = {str(i): p.detach().clone() for i, p in enumerate(trainer.params)}
     save_file(z, os.path.join(run_dir, f"z_rank{trainer.ranks.rank}.safetensors"))
 
 

@@ -20,7 +20,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.models.huggingface import HFLM
 
 from ..dispatch import LAYOUTS, Classifier, Pass1Runner, continuation_scores, get_mode, question_of
-from ..engine import ENGINES, VLLMEngine, parallel_kwargs
+from ..engine import ENGINES, VLLMEngine, check_tensor_parallel
 from ..models import DEFAULT_MODEL, cache_root, model_slug, resolve_model_path
 from ..names import closest
 from ..svf import SVFAdapter, check_compatible, decompose, load_expert, mix_experts, save_expert
@@ -92,12 +92,8 @@ class T2LM(HFLM):
         _check_choice("adapt", adapt, ("sample", "task"))
         _check_choice("alpha", alpha, ("expert", "layer", "matrix"))
         _check_choice("engine", engine, ENGINES)
-        if int(tensor_parallel_size) != 1:
-            if engine != "vllm":
-                raise ValueError(f"tensor_parallel_size={tensor_parallel_size} shards vLLM's weights: it needs "
-                                 "engine=vllm (the HF model of record is not sharded)")
-            parallel_kwargs(int(tensor_parallel_size), distributed.launched_world_size())  # fails before the load
-        self.tensor_parallel_size = int(tensor_parallel_size)
+        self.tensor_parallel_size = check_tensor_parallel(engine, tensor_parallel_size,
+                                                          distributed.launched_world_size())
         _check_choice("pass1_layout", pass1_layout, LAYOUTS)
         _check_choice("chat", chat, CHAT_MODES)
         mode = get_mode(dispatch)

@@ -177,6 +177,19 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     return scores
 
 
+def paired(base: Score, other: Score):
+    """``other - base`` over the documents both scored, with its paired bootstrap 95% CI
+    (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores."""
+    from ..stats import paired_bootstrap
+
+    if not base.per_doc or not other.per_doc:
+        return None
+    docs = sorted(set(base.per_doc) & set(other.per_doc))
+    if not docs:
+        return None
+    return paired_bootstrap([base.per_doc[d] for d in docs], [other.per_doc[d] for d in docs])
+
+
 def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
     """{doc_id: metric} from the ``samples_<task>_<date>.jsonl`` lm-eval wrote beside
     ``results_<date>.json`` (``--log_samples``); None when there is none."""

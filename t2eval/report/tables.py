@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..stats import paired_bootstrap
-from .runs import Score
+from .runs import Score, paired
 
 MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
@@ -129,14 +128,11 @@ def format_cell(cell: Score | None, base: Score | None, sources: Sources) -> str
 
 def _interval(cell: Score, base: Score | None) -> str:
     """`` Δ+x.x [lo, hi]`` against base over the documents both scored (``≈``: CI includes 0)."""
-    if base is None or base is cell or base.source == cell.source and base.method == cell.method:
+    if base is None or cell.method == "base":
         return ""
-    if not cell.per_doc or not base.per_doc:
+    diff = paired(base, cell)
+    if diff is None or diff.n < MIN_DOCS:
         return " no CI"
-    docs = sorted(set(cell.per_doc) & set(base.per_doc))
-    if len(docs) < MIN_DOCS:
-        return " no CI"
-    diff = paired_bootstrap([base.per_doc[d] for d in docs], [cell.per_doc[d] for d in docs])
     mark = "" if diff.significant else " ≈"
     return f" Δ{100 * diff.diff:+.1f} [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]{mark}"
 

@@ -124,9 +124,13 @@ class TrainConfig:
         if self.engine == "vllm" and self.method != "svf":
             raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
                               "trains with engine=hf")
-        if self.tensor_parallel_size > 1 and self.engine != "vllm":
-            raise ConfigError(f"tensor_parallel_size={self.tensor_parallel_size} shards vLLM's weights: it needs "
-                              "engine=vllm (the HF model that trains is not sharded)")
+        from ..distributed import launched_world_size
+        from ..engine import check_tensor_parallel
+
+        try:
+            check_tensor_parallel(self.engine, self.tensor_parallel_size, launched_world_size())
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
         return self
 
     def to_dict(self) -> dict:

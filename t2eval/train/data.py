@@ -168,13 +168,9 @@ def mbpp_completion(doc: dict) -> str:
     whatever follows it, then the closing fence."""
     from t2eval import scoring
 
-    lines = [re.sub(r"^\t+", lambda m: "    " * len(m.group()), line)  # leading tabs: 4 spaces each
-             for line in doc["code"].replace("\r\n", "\n").splitlines()]
-    entry = scoring.mbpp_entry_point(doc)
-    start = next((i for i, line in enumerate(lines) if entry and re.match(rf"\s*def\s+{re.escape(entry)}\s*\(", line)),
-                 None)
+    lines, start = scoring.mbpp_solution_lines(doc)
     if start is None:
-        return f"pass\n```"
+        return "pass\n```"
     body = lines[start + 1:]
     first = next((line for line in body if line.strip()), "    pass")
     width = len(first) - len(first.lstrip(" "))
