@@ -276,6 +276,29 @@ def test_sft_objective_trains_z(tmp_path):
     assert any(not torch.equal(z0[n], result.expert.z[n]) for n in z0)
 
 
+def test_init_expert_starts_from_its_z_and_the_kl_still_compares_with_base(tmp_path):
+    model = tiny()
+    first = run(tmp_path, "sft", model=model, objective="sft", steps=3, eval_every=0, lr=0.3).run()
+    path = tmp_path / "sft" / "expert.safetensors"
+    trainer = run(tmp_path, "rl", model=model, init_expert=str(path), steps=1, eval_every=0, kl=0.1)
+    start = trainer.policy.snapshot()
+    assert all(torch.equal(start[n], first.expert.z[n]) for n in start)
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with trainer.policy.base():
+        base = model(ids).logits
+    with trainer.policy.adapted():
+        adapted = model(ids).logits
+    assert not torch.allclose(base, adapted)  # base() is the KL's reference: the plain weights
+    from t2eval.svf import ExpertError
+
+    with pytest.raises(ExpertError, match=r"outside \(0, 1\): param=sigmoid"):
+        run(tmp_path, "sig", model=model, init_expert=str(path), param="sigmoid")
+    with pytest.raises(ConfigError, match="no such file"):
+        toy_config(init_expert=str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ExpertError, match="does not match the decomposed targets"):
+        run(tmp_path, "attn", model=model, init_expert=str(path), targets="attn")
+
+
 def test_kl_sweep_keeps_the_best_by_validation(tmp_path):
     model = tiny()
     best, results = train_sweep(toy_config(steps=2), [0.0, 0.5], tmp_path / "sweep", output=tmp_path / "e.safetensors",
@@ -328,6 +351,22 @@ def test_real_tasks_use_the_evaluation_prompts_and_halves(local_data):
     assert task.reference(task.train_docs[0]).rstrip(".").endswith(task.train_docs[0]["answer"].split("####")[-1].strip())
     arc = build_task("arc_easy_t2")
     assert arc.prompt is utils.arc_prompt and arc.stop[-1] == "\n\n" and arc.label == "reasoning"
+
+
+def test_val_split_trains_on_the_whole_training_split_and_never_reads_test(local_data, tmp_path):
+    task = build_task("mbpp_t2", val_split="validation")
+    assert (len(task.train_docs), len(task.val_docs)) == (374, 90)  # MBPP's own train / validation
+    assert not {d["task_id"] for d in task.train_docs} & {d["task_id"] for d in task.val_docs}
+    assert len(build_task("mbpp_t2").train_docs) == 187  # the default halves the training split
+    with pytest.raises(TaskError, match="test split of mbpp; the test split is never read"):
+        build_task("mbpp_t2", val_split="test")
+    with pytest.raises(TaskError, match="val_split='nope'.*available splits: train, test, validation"):
+        build_task("mbpp_t2", val_split="nope")
+    with pytest.raises(TaskError, match="needs a dataset task"):
+        build_task("cls", val_split="validation")
+    with pytest.raises(TaskError, match="val_split='validation'.*'gsm8k' has no split 'validation'"):
+        build_task("gsm8k_t2", val_split="validation")  # gsm8k has no validation split
+    assert build_config("mbpp_t2", overrides=["val_split=validation"]).val_split == "validation"
 
 
 def test_cls_task_pools_the_three_tasks(local_data):

@@ -59,6 +59,8 @@ class TrainConfig:
     # z
     param: str = "raw"              # raw | sigmoid
     init: float | None = None       # initial multiplier (raw: 1.0, sigmoid: 0.5)
+    init_expert: str | None = None  # start z from this expert file (e.g. REINFORCE on top of a next-token
+                                    # expert); the KL term still compares with the base weights
     rescale: bool = True            # W' *= sum(S) / sum(S z) (reference implementation)
     # rewards / policy gradient
     reward_correct: float = 1.0
@@ -73,6 +75,8 @@ class TrainConfig:
     # data / selection
     train_size: int | None = None   # cap on the train half (None: all)
     val_size: int | None = None     # cap on the validation half (None: all)
+    val_split: str = "half"         # half: the training split halved (seeded; the paper) | a split name
+                                    # (e.g. validation): train on the whole training split, validate there
     eval_every: int = 10            # validation every N steps (0: never; keep the last z)
     eval_batch: int = 16
     patience: int | None = None     # stop after N evaluations without improvement
@@ -121,6 +125,12 @@ class TrainConfig:
         if self.objective == "choice" and self.method != "svf":
             raise ConfigError(f"--objective choice trains SVF experts; method={self.method} has its own "
                               "objectives (rl, sft)")
+        if self.init_expert is not None:
+            if self.method != "svf":
+                raise ConfigError(f"init_expert starts SVF z vectors; method={self.method} has none")
+            if not Path(self.init_expert).is_file():
+                raise ConfigError(f"init_expert={self.init_expert!r}: no such file (an expert .safetensors, "
+                                  "e.g. runs/train/<run>/expert.safetensors)")
         if self.engine == "vllm" and self.method != "svf":
             raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
                               "trains with engine=hf")

@@ -8,7 +8,9 @@ a :class:`TrainTask` (used by the tests' toy task).
 Prompts are rendered exactly as ``lm_eval ... --apply_chat_template`` renders them: the task's
 ``doc_to_text`` as the only user turn of the tokenizer's chat template, with the generation
 prompt; generation stops at the YAML's ``generation_kwargs.until``. The training split is
-halved into train / validation with a seeded shuffle; the test split is never read.
+halved into train / validation with a seeded shuffle (``val_split="half"``, the paper's recipe),
+or trained on whole and validated on the dataset's own split named by ``val_split`` (e.g.
+MBPP's ``validation``: 374 train / 90 validation instead of 187 / 187); the test split is never read.
 """
 
 from __future__ import annotations
@@ -113,10 +115,28 @@ def halve(docs: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
     return [docs[i] for i in order[:half]], [docs[i] for i in order[half:]]
 
 
-def _load_train_split(dataset: str, data_dir: str | None) -> list[dict]:
+def _load_train_split(dataset: str, data_dir: str | None, split: str = "train") -> list[dict]:
     from t2eval.data import load_split
 
-    return [dict(row) for row in load_split(dataset, "train", data_dir=data_dir)]
+    return [dict(row) for row in load_split(dataset, split, data_dir=data_dir)]
+
+
+def _train_val(dataset: str, config: dict, seed: int, data_dir: str | None,
+               val_split: str) -> tuple[list[dict], list[dict]]:
+    """Train / validation documents of a task YAML's dataset: the training split halved, or
+    whole with ``val_split`` as validation (never the YAML's test split)."""
+    train = _load_train_split(dataset, data_dir, config.get("training_split") or "train")
+    if val_split == HALF:
+        return halve(train, seed)
+    if val_split == config.get("test_split"):
+        raise TaskError(f"val_split={val_split!r} is the test split of {dataset}; the test split is never "
+                        "read in training (use val_split=half or the dataset's validation split)")
+    from t2eval.data import UnknownSplitError
+
+    try:
+        return train, _load_train_split(dataset, data_dir, val_split)
+    except UnknownSplitError as err:
+        raise TaskError(f"val_split={val_split!r}: {err}") from err
 
 
 # ----------------------------------------------------------------------------- scorers
@@ -190,15 +210,21 @@ def _reference(dataset: str):
 # ----------------------------------------------------------------------------- building tasks
 
 
-def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTask:
+HALF = "half"  # val_split: the training split halved (seeded), the paper's recipe
+
+
+def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split: str = HALF) -> TrainTask:
     """The :class:`TrainTask` called ``name`` (see module docstring)."""
+    if val_split != HALF and (":" in name or name == "cls"):
+        raise TaskError(f"val_split={val_split!r} needs a dataset task; '{name}' builds its own "
+                        "validation (use val_split=half)")
     if ":" in name:
         module, attr = name.split(":", 1)
         return getattr(importlib.import_module(module), attr)(seed=seed, data_dir=data_dir)
     if name == "cls":
         return build_cls_task(seed, data_dir)
     if not (task_configs_dir() / f"{name}.yaml").is_file():
-        return build_choice_task(name, seed, data_dir)
+        return build_choice_task(name, seed, data_dir, val_split)
     config = read_task_yaml(name)
     if not config.get("training_split"):
         raise TaskError(f"task '{name}' has no training split (its YAML sets only "
@@ -209,7 +235,7 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTa
         raise TaskError(f"task '{name}' (dataset {dataset!r}) has no training reward; "
                         f"supported datasets: {', '.join(LABELS)}")
     gen = config.get("generation_kwargs") or {}
-    train, val = halve(_load_train_split(dataset, data_dir), seed)
+    train, val = _train_val(dataset, config, seed, data_dir, val_split)
     prefix = None
     if config.get("gen_prefix"):  # the code tasks' reference format: the answer starts prefilled
         from t2eval.scoring import code_prefix as prefix
@@ -219,7 +245,8 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTa
                      reference=_reference(dataset), prefix=prefix)
 
 
-def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> TrainTask:
+def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
+                      val_split: str = HALF) -> TrainTask:
     """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
     ``--objective choice``: its training split halved into train / validation, every document
     as the requests lm-eval scores (:mod:`t2eval.train.choice`). Its test split is never read."""
@@ -236,10 +263,21 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None) -> 
     if not task.has_training_docs():
         raise TaskError(f"task '{name}' has no training split; train on a task that has one and "
                         "evaluate on this one")
-    built = [(d, choice_item(task, d)) for d in (dict(row) for row in task.training_docs())]
-    built = [(d, it) for d, it in built if 0 <= it.gold < len(it.pairs)]  # lm-eval's -100: no gold
+    def with_gold(rows) -> list[tuple[dict, object]]:
+        built = [(d, choice_item(task, d)) for d in (dict(row) for row in rows)]
+        return [(d, it) for d, it in built if 0 <= it.gold < len(it.pairs)]  # lm-eval's -100: no gold
+
+    built = with_gold(task.training_docs())
+    if val_split == HALF:
+        train, val = halve([d for d, _ in built], seed)
+    elif val_split == "validation" and task.has_validation_docs():
+        held = with_gold(task.validation_docs())
+        train, val = [d for d, _ in built], [d for d, _ in held]
+        built += held
+    else:
+        raise TaskError(f"val_split={val_split!r}: lm-eval task '{name}' offers "
+                        f"{'half, validation' if task.has_validation_docs() else 'half'}")
     items = {id(d): (d, it) for d, it in built}  # built once per training document
-    train, val = halve([d for d, _ in built], seed)
 
     def item(doc: dict, tokenizer=None):
         known, found = items.get(id(doc), (None, None))

@@ -167,7 +167,7 @@ class Trainer:
 
             model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
         self.model, self.tokenizer = model, tokenizer
-        self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)
+        self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)
         self.train_docs = self.task.train_docs[:cfg.train_size] if cfg.train_size else self.task.train_docs
         self.val_docs = self.task.val_docs[:cfg.val_size] if cfg.val_size else self.task.val_docs
         self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
@@ -249,7 +249,9 @@ class Trainer:
                 raise ResumeError(f"{self.run_dir} already holds a run (checkpoint.pt); pass --resume "
                                   "to continue it, or choose another --run-dir")
             state = load_checkpoint(self.ckpt_path)
-            saved, mine = state["config"], self.cfg.digest_fields()
+            # a setting added since the checkpoint was written counts at its default
+            saved = {**type(self.cfg)().digest_fields(), **state["config"]}
+            mine = self.cfg.digest_fields()
             diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
             if diff:
                 raise ResumeError(f"cannot resume {self.run_dir}: settings changed since the checkpoint "
@@ -553,7 +555,7 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
     validation accuracy (ties: the earlier value). Writes ``sweep.json`` and copies the chosen
     artifact to ``output`` (and to ``run_dir/expert.safetensors``, or ``run_dir/adapter``)."""
     run_dir = Path(run_dir)
-    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir)  # fails fast, before loading the model
+    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)  # fails fast, before loading the model
     if model is None:
         from ..models import load_model
 

@@ -44,6 +44,24 @@ class SVFPolicy:
         self.z = {name: nn.Parameter(torch.full_like(f.S, raw)) for name, f in self.dec.factors.items()}
         self.transform = torch.sigmoid if cfg.param == "sigmoid" else None
         self.params = list(self.z.values())
+        if cfg.init_expert:
+            self.load_raw_state(self._raw_from_expert(cfg.init_expert))
+
+    def _raw_from_expert(self, path: str) -> dict[str, torch.Tensor]:
+        """The raw parameters whose effective multipliers are the z vectors of expert ``path``."""
+        from ..svf import ExpertError, check_compatible, load_expert
+
+        expert = load_expert(path)
+        check_compatible(expert, self.dec)
+        if expert.rescale != self.cfg.rescale:
+            raise ExpertError(f"init_expert {path} was trained with rescale={expert.rescale}; "
+                              f"this run has rescale={self.cfg.rescale}")
+        if self.transform is None:
+            return {n: expert.z[n].to(p) for n, p in self.z.items()}
+        if not all(bool(((v > 0) & (v < 1)).all()) for v in expert.z.values()):
+            raise ExpertError(f"init_expert {path} has multipliers outside (0, 1): param=sigmoid cannot "
+                              "start there; use param=raw")
+        return {n: torch.logit(expert.z[n]).to(p) for n, p in self.z.items()}
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         """The effective multipliers z (after the sigmoid, when used)."""
