@@ -289,6 +289,8 @@ def test_init_expert_starts_from_its_z_and_the_kl_still_compares_with_base(tmp_p
     with trainer.policy.adapted():
         adapted = model(ids).logits
     assert not torch.allclose(base, adapted)  # base() is the KL's reference: the plain weights
+    second = trainer.run().expert.provenance
+    assert second["objective"] == "sft+rl" and second["init_expert"]["fingerprint"] == first.expert.fingerprint
     from t2eval.svf import ExpertError
 
     with pytest.raises(ExpertError, match=r"outside \(0, 1\): param=sigmoid"):

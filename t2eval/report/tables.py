@@ -57,7 +57,8 @@ SPECS = [
         BASE, Row("+ LoRA (next-token, q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
         Row("+ SVF (RL on the choice policy, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
-        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))]),
+        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp")),
+        Row("+ SVF (next-token, then RL with loo baseline, MLP)", is_("svf:sft+rl:mlp"), params=("svf", "mlp"))]),
     TableSpec("2", "Table 2 — self-adaptation on unseen tasks", UNSEEN, [
         BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
         Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
