@@ -287,3 +287,14 @@ def test_box_dies_with_a_killed_parent(tmp_path):
     parent.kill()
     parent.wait()
     assert_no_strays()
+
+
+def test_a_value_too_large_to_print_is_a_failed_assert_not_a_judging_error():
+    # a model's rollout returned an int of > 4300 digits: repr() raises in the parent, which once
+    # turned the verdict into "error" and stopped a training run (SandboxFailure)
+    huge = "def add(a, b):\n    return 10 ** 5000\n"
+    verdicts = check_many([MbppJob(huge, TESTS[:1]), MbppJob("def add(a, b):\n    return [10 ** 5000]\n", TESTS[:1])],
+                          limits=LIMITS)
+    assert [(v.passed, v.status) for v in verdicts] == [(False, "failed")] * 2
+    assert "int that cannot be shown" in verdicts[0].reason and "list that cannot be shown" in verdicts[1].reason
+    assert check_mbpp(huge, ["assert add(1, 2) == 10 ** 5000"], limits=LIMITS).passed

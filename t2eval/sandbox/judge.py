@@ -64,7 +64,10 @@ class _Fail(Exception):
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # e.g. an int of more than 4300 digits (Python's int -> str limit)
+        return f"<{type(value).__name__} that cannot be shown: {type(exc).__name__}>"
     return text if len(text) <= _SHOW else text[:_SHOW] + "..."
 
 
