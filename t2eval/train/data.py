@@ -28,6 +28,9 @@ LABELS = {"gsm8k": "math", "arith": "math", "math": "math", "mbpp": "code", "arc
           "arc_challenge": "reasoning"}
 
 
+HALF = "half"  # val_split: the training split halved (seeded), the paper's recipe
+
+
 class TaskError(ValueError):
     """The task cannot be trained (unknown, or no training split)."""
 
@@ -210,9 +213,6 @@ def _reference(dataset: str):
 # ----------------------------------------------------------------------------- building tasks
 
 
-HALF = "half"  # val_split: the training split halved (seeded), the paper's recipe
-
-
 def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split: str = HALF) -> TrainTask:
     """The :class:`TrainTask` called ``name`` (see module docstring)."""
     if val_split != HALF and (":" in name or name == "cls"):
@@ -263,6 +263,7 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
     if not task.has_training_docs():
         raise TaskError(f"task '{name}' has no training split; train on a task that has one and "
                         "evaluate on this one")
+
     def with_gold(rows) -> list[tuple[dict, object]]:
         built = [(d, choice_item(task, d)) for d in (dict(row) for row in rows)]
         return [(d, it) for d, it in built if 0 <= it.gold < len(it.pairs)]  # lm-eval's -100: no gold
