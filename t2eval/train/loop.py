@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 
 from .. import distributed
-from ..svf import Expert, decompose, load_expert
+from ..svf import Expert, decompose
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from .choice import choice_eval, choice_loss, choice_scores, gold_of
 from .config import ConfigError, TrainConfig
@@ -527,8 +527,8 @@ class Trainer:
         if self.cfg.objective == "choice":
             provenance.update(choice_estimator=self.cfg.choice_estimator, choice_norm=self.cfg.choice_norm,
                               temperature=self.cfg.temperature)
-        if self.cfg.init_expert:  # a second stage: "sft+rl" says both objectives (report rows, results files)
-            start = load_expert(self.cfg.init_expert)
+        start = self.policy.start  # the expert z started from (init_expert), or None
+        if start is not None:  # a second stage: "sft+rl" says both objectives (report rows, results files)
             first = (start.provenance or {}).get("objective") or "?"
             provenance.update(objective=f"{first}+{self.cfg.objective}", init_expert={
                 "file": str(self.cfg.init_expert), "fingerprint": start.fingerprint, "objective": first})

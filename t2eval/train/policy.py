@@ -44,6 +44,7 @@ class SVFPolicy:
         self.z = {name: nn.Parameter(torch.full_like(f.S, raw)) for name, f in self.dec.factors.items()}
         self.transform = torch.sigmoid if cfg.param == "sigmoid" else None
         self.params = list(self.z.values())
+        self.start: Expert | None = None  # the expert z started from (cfg.init_expert), for provenance
         if cfg.init_expert:
             self.load_raw_state(self._raw_from_expert(cfg.init_expert))
 
@@ -51,7 +52,7 @@ class SVFPolicy:
         """The raw parameters whose effective multipliers are the z vectors of expert ``path``."""
         from ..svf import ExpertError, check_compatible, load_expert
 
-        expert = load_expert(path)
+        expert = self.start = load_expert(path)
         check_compatible(expert, self.dec)
         if expert.rescale != self.cfg.rescale:
             raise ExpertError(f"init_expert {path} was trained with rescale={expert.rescale}; "
@@ -117,6 +118,8 @@ class PeftAdapter:
 
 class PeftPolicy:
     """A LoRA / DoRA / IA3 adapter injected with PEFT (``cfg.method``)."""
+
+    start = None  # PEFT adapters always start fresh (init_expert is SVF only)
 
     def __init__(self, model, cfg):
         from peft import get_peft_model
