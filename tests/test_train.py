@@ -428,6 +428,8 @@ def test_peft_sft_step_trains_only_the_adapter_and_restores_the_model(tmp_path, 
     assert _lora_modules(model) == []                             # the adapter is unloaded
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # base weights untouched
     assert result.expert.provenance["method"] == method
+    modules = ",".join(sorted(result.expert.config.target_modules))
+    assert result.expert.provenance["targets"] == modules and "param" not in result.expert.provenance
 
 
 def test_lora_adapter_is_saved_in_peft_format_and_reloads_identically(tmp_path):

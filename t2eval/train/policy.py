@@ -166,6 +166,9 @@ class PeftPolicy:
             self.load_raw_state(current)
         config = copy.deepcopy(self.peft.peft_config["default"])
         config.base_model_name_or_path = _model_path(self.cfg.model)
+        # the trainer's provenance names SVF settings; an adapter's targets are its PEFT modules
+        provenance = {k: v for k, v in provenance.items() if k != "param"}
+        provenance["targets"] = ",".join(sorted(config.target_modules))
         return PeftAdapter(config, state, name, label, provenance)
 
     def close(self) -> None:
