@@ -11,7 +11,9 @@ once before it). Both methods see the same token ids, masks and rewards.
 Time: median over --repeats steps after one warm-up step. Memory: peak resident set size
 (psutil RSS, sampled every 1 ms by a thread) during the first (cold) step minus the RSS just
 before it, each method in its own fresh subprocess, so one method's freed memory cannot be
-reused by the other. Prints both side by side and the SVF / LoRA ratios.
+reused by the other. Prints them side by side and the SVF / LoRA ratios. "SVF" is what
+`t2eval train` runs (each matrix in factored form or recomposed, whichever costs fewer flops);
+"SVF recomposed" recomposes W' for every matrix (the route before the factored one).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def make_batch(model, batch: int, prompt: int, response: int):
     return Rollout(ids, attn, resp, [""] * batch), rewards - rewards.mean()
 
 
+METHODS = ("svf", "svf-recomposed", "lora")
+
+
 def one_method(method: str, args) -> dict:
     import torch
 
@@ -78,7 +83,7 @@ def one_method(method: str, args) -> dict:
     batch, adv = make_batch(model, args.batch, args.prompt, args.response)
     tokens = batch.num_response_tokens
 
-    if method == "svf":
+    if method in ("svf", "svf-recomposed"):
         from t2eval.svf import SVFAdapter, decompose
 
         dec = decompose(model, args.targets, progress=False)
@@ -90,7 +95,7 @@ def one_method(method: str, args) -> dict:
             return torch.no_grad()
 
         def train_ctx():
-            return adapter.trainable(z, rescale=True)
+            return adapter.trainable(z, rescale=True, factored=False if method == "svf-recomposed" else None)
         policy = model
     else:
         from peft import LoraConfig, get_peft_model
@@ -141,29 +146,30 @@ def main() -> None:
     parser.add_argument("--response", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--one", choices=["svf", "lora"], help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_method(args.one, args)))
         return
     rows = {}
-    for method in ("svf", "lora"):
+    for method in METHODS:
         cmd = [sys.executable, __file__, "--one", method] + [f"--{k}={v}" for k, v in vars(args).items()
                                                              if k != "one"]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         rows[method] = json.loads(out.strip().splitlines()[-1])
-    svf, lora = rows["svf"], rows["lora"]
+    svf, old, lora = rows["svf"], rows["svf-recomposed"], rows["lora"]
     print(f"# one RL update step (KL 0.1), batch {args.batch} x ({args.prompt} prompt + {args.response} response) "
           f"tokens, {args.model}, {args.threads} thread(s), memory = peak psutil RSS delta of the cold step")
-    print("| | SVF (targets=%s) | LoRA r=16 q,v | SVF / LoRA |" % args.targets)
-    print("|---|---|---|---|")
-    print(f"| trainable params | {svf['trainable_params']:,} | {lora['trainable_params']:,} | "
-          f"{svf['trainable_params'] / lora['trainable_params']:.3f} |")
-    print(f"| step time (median of {args.repeats}) | {svf['step_s']:.2f} s | {lora['step_s']:.2f} s | "
-          f"{svf['step_s'] / lora['step_s']:.2f} |")
-    print(f"| first (cold) step | {svf['cold_s']:.2f} s | {lora['cold_s']:.2f} s | {svf['cold_s'] / lora['cold_s']:.2f} |")
-    print(f"| peak memory (RSS delta) | {svf['peak_rss_delta_mb']:.0f} MiB | {lora['peak_rss_delta_mb']:.0f} MiB | "
-          f"{svf['peak_rss_delta_mb'] / lora['peak_rss_delta_mb']:.2f} |")
+    print(f"| | SVF (targets={args.targets}) | SVF recomposed | LoRA r=16 q,v | SVF / LoRA | SVF recomposed / LoRA |")
+    print("|---|---|---|---|---|---|")
+
+    def row(label, key, fmt, unit=""):
+        cells = " | ".join(f"{r[key]:{fmt}}{unit}" for r in (svf, old, lora))
+        print(f"| {label} | {cells} | {svf[key] / lora[key]:.3f} | {old[key] / lora[key]:.3f} |")
+    row("trainable params", "trainable_params", ",")
+    row(f"step time (median of {args.repeats})", "step_s", ".2f", " s")
+    row("first (cold) step", "cold_s", ".2f", " s")
+    row("peak memory (RSS delta)", "peak_rss_delta_mb", ".0f", " MiB")
 
 
 if __name__ == "__main__":

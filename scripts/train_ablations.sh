@@ -18,7 +18,9 @@ SFT="objective=sft steps=100 batch_size=16 micro_batch=8 val_size=100 eval_every
 for name in "$@"; do
   dir=runs/train/abl-$name
   case $name in
-    lora|ia3|dora) cmd="t2eval baseline --method $name --task arith_t2 --preset cpu --lr 1e-3 $SFT -o runs/adapters/$name-arith_t2" ;;
+    # IA3 scales activations like z scales singular values: it gets SVF's learning rate
+    lora|dora) cmd="t2eval baseline --method $name --task arith_t2 --preset cpu --lr 1e-3 $SFT -o runs/adapters/$name-arith_t2" ;;
+    ia3) cmd="t2eval baseline --method ia3 --task arith_t2 --preset cpu --lr 2e-3 $SFT -o runs/adapters/ia3-arith_t2" ;;
     svf-attn) cmd="t2eval train --task arith_t2 --preset cpu --targets attn $SFT lr=2e-3 engine=vllm -o $dir/expert.safetensors" ;;
     svf-all)  cmd="t2eval train --task arith_t2 --preset cpu --targets all $SFT lr=2e-3 engine=vllm -o $dir/expert.safetensors" ;;
     svf-rl)   cmd="t2eval train --task arith_t2 --preset cpu --objective rl samples=4 baseline=loo kl=0 track_kl=false steps=40 batch_size=8 lr=2e-3 temperature=0.7 val_size=100 eval_every=10 eval_batch=32 max_new_tokens=160 ckpt_every=5 patience=3 engine=vllm -o $dir/expert.safetensors" ;;

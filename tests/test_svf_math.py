@@ -176,8 +176,40 @@ def test_trainable_at_ones_equals_base(setup, tokens):
     model, dec, adapter = setup
     base = _logits(model, tokens)
     z = {n: torch.nn.Parameter(torch.zeros(dec.rank(n))) for n in dec.names}
-    with adapter.trainable(z, transform=lambda v: 1 + v):
-        assert torch.equal(_logits(model, tokens), base)
+    with adapter.trainable(z, transform=lambda v: 1 + v, factored=False):
+        assert torch.equal(_logits(model, tokens), base)  # recomposed: W + U diag(S·0) Vh = W
+    with adapter.trainable(z, transform=lambda v: 1 + v, factored=True):
+        torch.testing.assert_close(_logits(model, tokens), base, atol=1e-5, rtol=1e-5)  # SVD round-off
+
+
+@pytest.mark.parametrize("rescale", [True, False])
+def test_factored_and_recomposed_routes_agree_on_loss_and_z_gradient(setup, tokens, rescale):
+    model, dec, adapter = setup
+    gen = torch.Generator().manual_seed(3)
+    init = {n: 1 + 0.3 * torch.randn(dec.rank(n), generator=gen) for n in dec.names}
+    results = []
+    for factored in (False, True):
+        z = {n: torch.nn.Parameter(v.clone()) for n, v in init.items()}
+        with adapter.trainable(z, rescale=rescale, transform=torch.nn.functional.softplus, factored=factored):
+            loss = model(tokens, labels=tokens).loss
+            loss.backward()
+        results.append((loss.detach(), {n: p.grad for n, p in z.items()}))
+    (loss_r, grad_r), (loss_f, grad_f) = results
+    torch.testing.assert_close(loss_f, loss_r, atol=1e-5, rtol=1e-5)
+    for name in dec.names:
+        torch.testing.assert_close(grad_f[name], grad_r[name], atol=1e-6, rtol=1e-3)
+    assert all(type(m).forward is m.forward.__func__ for m in adapter.modules.values())  # forwards restored
+
+
+def test_trainable_picks_the_cheaper_route_per_matrix_shape():
+    from t2eval.svf.factors import Factors
+
+    def factors(m, n):
+        r = min(m, n)
+        return Factors(torch.zeros(m, r), torch.ones(r), torch.zeros(r, n))
+    assert factors(1536, 576).factored_is_cheaper() and factors(576, 1536).factored_is_cheaper()  # MLP
+    assert not factors(576, 576).factored_is_cheaper()                                            # q_proj
+    assert factors(192, 576).factored_is_cheaper()                                                # k/v_proj
 
 
 def test_target_presets(tiny_model):

@@ -4,7 +4,9 @@
 weight's dtype) and restores the very tensors it replaced on removal, so the base model
 is bit-identical afterwards. Switching between experts recomposes from the cached
 factors (no new SVD); mixing pre-merged matrices (``MergedBank``) skips U and V entirely.
-For training, ``trainable`` routes gradients to z through ``torch.nn.utils.parametrize``.
+For training, ``trainable`` makes every targeted matrix a differentiable function of z: in
+factored form (the layer's forward replaced) or recomposed (``torch.nn.utils.parametrize``),
+whichever costs fewer flops for the matrix's shape.
 """
 
 from __future__ import annotations
@@ -113,12 +115,16 @@ class SVFAdapter:
     # ---------------------------------------------------------------- training
     @contextmanager
     def trainable(self, z: Mapping[str, nn.Parameter], rescale: bool = True,
-                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                  transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  factored: bool | None = None):
         """Make every targeted weight a differentiable function of ``z`` for the block.
 
         ``transform`` maps the stored parameter to the multiplier (e.g. ``torch.sigmoid``);
         identity by default. All base parameters are frozen for the block (their
         ``requires_grad`` flags are restored afterwards), so gradients reach ``z`` only.
+        Each matrix takes the cheaper route (``Factors.factored_is_cheaper``): its forward
+        replaced by the factored product, or its weight recomposed as W' by a parametrization.
+        ``factored`` forces one route for every matrix (True / False; tests, benchmarks).
         """
         flags = {p: p.requires_grad for p in self.model.parameters()}
         for p in flags:
@@ -126,11 +132,17 @@ class SVFAdapter:
         self.remove()
         try:
             for name, module in self.modules.items():
-                weight = _SVFWeight(self.decomposition.factors[name], z[name], rescale, transform)
-                parametrize.register_parametrization(module, "weight", weight, unsafe=True)
+                f = self.decomposition.factors[name]
+                if f.factored_is_cheaper() if factored is None else factored:
+                    module.forward = _SVFForward(module, f, z[name], rescale, transform)
+                else:
+                    weight = _SVFWeight(f, z[name], rescale, transform)
+                    parametrize.register_parametrization(module, "weight", weight, unsafe=True)
             yield z
         finally:
             for module in self.modules.values():
+                if isinstance(module.__dict__.get("forward"), _SVFForward):
+                    del module.forward  # back to nn.Linear.forward
                 if parametrize.is_parametrized(module, "weight"):
                     parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
             for p, flag in flags.items():
@@ -147,3 +159,16 @@ class _SVFWeight(nn.Module):
 
     def forward(self, original: torch.Tensor) -> torch.Tensor:
         return self.factors.compose(self.transform(self.z), self.rescale, original).to(original.dtype)
+
+
+class _SVFForward:
+    """Forward of a targeted ``nn.Linear`` while z trains: x W'ᵀ + b in factored form."""
+
+    def __init__(self, module: nn.Linear, factors, z: nn.Parameter, rescale: bool, transform):
+        self.module, self.factors, self.z, self.rescale = module, factors, z, rescale
+        self.transform = transform or (lambda v: v)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.factors.apply(x, self.transform(self.z), self.rescale)
+        bias = self.module.bias
+        return y if bias is None else y + bias

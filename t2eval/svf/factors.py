@@ -49,6 +49,24 @@ class Factors:
         """The reference implementation's rescale factor sum(S) / sum(S * z)."""
         return self.S.sum() / (self.S * z).sum()
 
+    def apply(self, x: torch.Tensor, z: torch.Tensor, rescale: bool) -> torch.Tensor:
+        """x W'ᵀ in factored form, ((x Vhᵀ) * S z) Uᵀ (times the rescale factor): W' is never
+        formed, and neither is the m × n gradient dL/dW' (z's gradient is the sum over tokens
+        of (dL/dy U) * (x Vhᵀ)). Equal to ``x @ compose(z, rescale, W).T`` up to float32 SVD
+        round-off (not bit for bit at z = 1)."""
+        s = self.S * z
+        if rescale:
+            s = s * self.scale(z)
+        return (((x.to(self.U.dtype) @ self.Vh.T) * s) @ self.U.T).to(x.dtype)
+
+    def factored_is_cheaper(self) -> bool:
+        """Per training token, the factored route costs 4·r·(m+n) flops (forward, input gradient,
+        z's gradient); recomposing W' costs 6·m·n (forward, input gradient, dL/dW') plus
+        4·m·n·r per step. Factored wins for MLP matrices (r = 576, 576 × 1536 here) and
+        loses for square ones (q_proj)."""
+        (m, r), n = self.U.shape, self.Vh.shape[1]
+        return 4 * r * (m + n) < 6 * m * n
+
 
 @dataclass
 class Decomposition:
