@@ -22,6 +22,13 @@ for name in "$@"; do
       mkdir -p "$experts" && cp runs/train/abl-$name/expert.safetensors "$experts/$name.safetensors"
       python -m lm_eval --model t2 --model_args "engine=vllm,strategy=$name,experts=$experts" --tasks arith_t2 \
         --apply_chat_template --log_samples --output_path "$out" ;;
+    code-all)
+      experts=runs/cand_abl/$name
+      mkdir -p "$experts" && cp runs/train/abl-$name/expert.safetensors "$experts/$name.safetensors"
+      python -m lm_eval --model t2 --model_args "engine=vllm,strategy=$name,experts=$experts" --tasks mbpp_t2 \
+        --apply_chat_template --confirm_run_unsafe_code --log_samples --output_path "$out"
+      python scripts/paired_ci.py reports/runs/code_v2/base "$out" --json "$out/ci.json"
+      continue ;;
     *) echo "unknown run: $name" >&2; exit 2 ;;
   esac
   python scripts/paired_ci.py reports/runs/arith/base "$out" --json "$out/ci.json"

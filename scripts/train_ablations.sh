@@ -10,6 +10,7 @@
 #   svf-all    SVF z on MLP + attention         (Table 4)
 #   svf-rl     SVF z on MLP, REINFORCE from the base model, 4 samples per problem, leave-one-out
 #              advantages, no KL                (Tables 1, 4: the paper's recipe)
+#   code-all   mbpp_t2, not arith: the code recipe of scripts/train_experts.sh with z on MLP + attention
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export T2EVAL_DATA_DIR="${T2EVAL_DATA_DIR:-$(cd .. && pwd)/shared/datasets}"
@@ -24,7 +25,8 @@ for name in "$@"; do
     svf-attn) cmd="t2eval train --task arith_t2 --preset cpu --targets attn $SFT lr=2e-3 engine=vllm -o $dir/expert.safetensors" ;;
     svf-all)  cmd="t2eval train --task arith_t2 --preset cpu --targets all $SFT lr=2e-3 engine=vllm -o $dir/expert.safetensors" ;;
     svf-rl)   cmd="t2eval train --task arith_t2 --preset cpu --objective rl samples=4 baseline=loo kl=0 track_kl=false steps=40 batch_size=8 lr=2e-3 temperature=0.7 val_size=100 eval_every=10 eval_batch=32 max_new_tokens=160 ckpt_every=5 patience=3 engine=vllm -o $dir/expert.safetensors" ;;
-    *) echo "unknown run: $name (lora ia3 dora svf-attn svf-all svf-rl)" >&2; exit 2 ;;
+    code-all) cmd="t2eval train --task mbpp_t2 --preset cpu --targets all objective=sft steps=69 batch_size=16 micro_batch=8 lr=2e-3 val_split=validation val_size=90 eval_every=23 eval_batch=32 max_new_tokens=256 ckpt_every=5 patience=3 baseline=none kl=0 track_kl=false engine=vllm -o $dir/expert.safetensors" ;;
+    *) echo "unknown run: $name (lora ia3 dora svf-attn svf-all svf-rl code-all)" >&2; exit 2 ;;
   esac
   echo "== $name: $cmd --run-dir $dir"
   # shellcheck disable=SC2086

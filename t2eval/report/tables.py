@@ -72,6 +72,7 @@ SPECS = [
         Row("SVF · policy gradient · MLP + attention", is_("svf:rl:all"), params=("svf", "all")),
         Row("SVF · next-token · attention", is_("svf:sft:attn"), params=("svf", "attn")),
         Row("SVF · next-token · MLP", is_("svf:sft:mlp"), params=("svf", "mlp")),
+        Row("SVF · next-token · MLP + attention", is_("svf:sft:all"), params=("svf", "all")),
         Row("LoRA · policy gradient · attention (q,v)", is_("lora:rl:q_proj,v_proj"), params=("lora", "q_proj,v_proj")),
         Row("LoRA · next-token · attention (q,v)", is_(LORA_QV), params=("lora", "q_proj,v_proj"))]),
     TableSpec("5", "Table 5 — cross-model transfer (experts of another base model)", UNSEEN, [
