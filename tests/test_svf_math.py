@@ -201,6 +201,25 @@ def test_factored_and_recomposed_routes_agree_on_loss_and_z_gradient(setup, toke
     assert all(type(m).forward is m.forward.__func__ for m in adapter.modules.values())  # forwards restored
 
 
+def test_trainable_leaves_a_hooked_forward_alone(setup, tokens):
+    model, dec, adapter = setup
+    name = dec.names[0]
+    module = adapter.modules[name]
+    calls = []
+
+    def hooked(x, _forward=module.forward):  # what accelerate's device hooks install
+        calls.append(1)
+        return _forward(x)
+    module.forward = hooked
+    try:
+        z = {n: torch.nn.Parameter(torch.ones(dec.rank(n))) for n in dec.names}
+        with adapter.trainable(z, factored=True):
+            model(tokens).logits.sum().backward()
+        assert calls and module.forward is hooked and z[name].grad is not None
+    finally:
+        del module.forward
+
+
 def test_trainable_picks_the_cheaper_route_per_matrix_shape():
     from t2eval.svf.factors import Factors
 

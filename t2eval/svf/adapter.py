@@ -124,7 +124,9 @@ class SVFAdapter:
         ``requires_grad`` flags are restored afterwards), so gradients reach ``z`` only.
         Each matrix takes the cheaper route (``Factors.factored_is_cheaper``): its forward
         replaced by the factored product, or its weight recomposed as W' by a parametrization.
-        ``factored`` forces one route for every matrix (True / False; tests, benchmarks).
+        ``factored`` forces one route for every matrix (True / False; tests, benchmarks). A
+        module whose forward is already replaced on the instance (accelerate's device hooks)
+        always takes the recomposed route.
         """
         flags = {p: p.requires_grad for p in self.model.parameters()}
         for p in flags:
@@ -133,7 +135,8 @@ class SVFAdapter:
         try:
             for name, module in self.modules.items():
                 f = self.decomposition.factors[name]
-                if f.factored_is_cheaper() if factored is None else factored:
+                hooked = "forward" in module.__dict__  # e.g. accelerate's device hooks: leave them be
+                if not hooked and (f.factored_is_cheaper() if factored is None else factored):
                     module.forward = _SVFForward(module, f, z[name], rescale, transform)
                 else:
                     weight = _SVFWeight(f, z[name], rescale, transform)
