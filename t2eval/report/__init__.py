@@ -90,7 +90,7 @@ def _figures(out_dir: Path, scores, runs, samples) -> str:
     if curves:
         from .curves import plot_eval_curves
 
-        made.append(("Learning curves (validation accuracy vs step, base dashed: the paper's Figure 4)",
+        made.append(("Learning curves (validation accuracy vs step, step 0 dashed: the paper's Figure 4)",
                      plot_eval_curves(curves, out_dir / "figures" / "learning_curves.png")))
     for title, path in made:
         lines.append(f"- {title}: " + (f"![]({path.relative_to(out_dir)})" if path else "— (no data)"))

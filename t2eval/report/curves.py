@@ -23,6 +23,9 @@ def run_curve(run_dir: str | Path) -> tuple[str, list[dict]]:
     return f"{config['task']} (kl={config['kl']:g})", read_evals(run_dir)
 
 
+PANELS_PER_ROW = 4
+
+
 def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str] | None = None) -> Path:
     """One panel per run folder (see :func:`plot_eval_curves`)."""
     curves = [run_curve(d) for d in run_dirs]
@@ -32,7 +35,8 @@ def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str
 
 
 def plot_eval_curves(curves: list[tuple[str, list[dict]]], output: str | Path) -> Path:
-    """One panel per (title, eval rows): validation accuracy vs step, the step-0 (base) level dashed."""
+    """One panel per (title, eval rows), PANELS_PER_ROW to a row: validation accuracy vs step, the
+    step-0 (base) level dashed."""
     try:
         import matplotlib
     except ImportError as err:
@@ -41,12 +45,16 @@ def plot_eval_curves(curves: list[tuple[str, list[dict]]], output: str | Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.2), squeeze=False)
-    for ax, (title, evals) in zip(axes[0], curves):
+    cols = min(len(curves), PANELS_PER_ROW)
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    for ax, (title, evals) in zip(axes.flat, curves):
         steps, accs = [e["step"] for e in evals], [e["val_acc"] for e in evals]
         ax.plot(steps, accs, marker="o", label="expert (validation)")
         if evals and evals[0]["step"] == 0:
-            ax.axhline(evals[0]["val_acc"], linestyle="--", color="gray", label="base model")
+            ax.axhline(evals[0]["val_acc"], linestyle="--", color="gray", label="step 0 (base, or the starting expert)")
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("update step")
         ax.set_ylabel("validation accuracy")
