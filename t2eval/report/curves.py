@@ -36,7 +36,7 @@ def plot_curves(run_dirs: list[str | Path], output: str | Path, titles: list[str
 
 def plot_eval_curves(curves: list[tuple[str, list[dict]]], output: str | Path) -> Path:
     """One panel per (title, eval rows), PANELS_PER_ROW to a row: validation accuracy vs step, the
-    step-0 (base) level dashed."""
+    step-0 level (base, or the starting expert) dashed."""
     try:
         import matplotlib
     except ImportError as err:

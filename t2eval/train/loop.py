@@ -522,8 +522,8 @@ class Trainer:
         provenance = {"kind": "trained", "task": self.task.name, "method": self.cfg.method,
                       "objective": self.cfg.objective, "kl": self.cfg.kl, "seed": self.cfg.seed,
                       "steps_done": self.step, "best_step": self.best_step, "base_val": self.base_val,
-                      "best_val": self.best_val, "val_docs": len(self.val_docs), "param": self.cfg.param,
-                      "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "targets": self.cfg.targets}
+                      "best_val": self.best_val, "val_docs": len(self.val_docs),
+                      "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, **self.policy.settings()}
         if self.cfg.objective == "choice":
             provenance.update(choice_estimator=self.cfg.choice_estimator, choice_norm=self.cfg.choice_norm,
                               temperature=self.cfg.temperature)

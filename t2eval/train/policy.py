@@ -10,6 +10,8 @@ The training loop only talks to a policy through this small interface:
 * ``snapshot()`` / ``load_snapshot()``: the trained values (checkpoints, best-by-validation);
 * ``export(snapshot, ...)``: the artifact written at the end (an expert file for SVF, a PEFT
   adapter folder that ``lm_eval --model hf --model_args peft=DIR`` loads, for LoRA/DoRA/IA3);
+* ``settings()``: what the artifact's provenance says of the policy (SVF: param, targets;
+  PEFT: its modules as targets);
 * ``close()``: leave the model as it was given.
 
 Outside ``adapted()`` / ``trainable()`` the model is always the base model.
@@ -91,6 +93,10 @@ class SVFPolicy:
     def trainable(self):
         return self.adapter.trainable(self.z, self.cfg.rescale, self.transform)
 
+    def settings(self) -> dict:
+        """What the trained artifact's provenance says of this policy."""
+        return {"param": self.cfg.param, "targets": self.cfg.targets}
+
     def stats(self) -> dict:
         z = torch.cat([v.flatten() for v in self.snapshot().values()])
         return {"z_mean": float(z.mean()), "z_min": float(z.min()), "z_max": float(z.max())}
@@ -152,6 +158,10 @@ class PeftPolicy:
     def trainable(self):
         return nullcontext()
 
+    def settings(self) -> dict:
+        """What the trained adapter's provenance says of this policy: its PEFT modules."""
+        return {"targets": ",".join(sorted(self.config.target_modules))}
+
     def stats(self) -> dict:
         return {"param_norm": float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in self.params)))}
 
@@ -166,9 +176,6 @@ class PeftPolicy:
             self.load_raw_state(current)
         config = copy.deepcopy(self.peft.peft_config["default"])
         config.base_model_name_or_path = _model_path(self.cfg.model)
-        # the trainer's provenance names SVF settings; an adapter's targets are its PEFT modules
-        provenance = {k: v for k, v in provenance.items() if k != "param"}
-        provenance["targets"] = ",".join(sorted(config.target_modules))
         return PeftAdapter(config, state, name, label, provenance)
 
     def close(self) -> None:
