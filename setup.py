@@ -1,5 +1,5 @@
 """Ships t2eval-lm-eval.pth, the one-line hook that lets the stock `lm_eval` CLI find
-`--model t2` and t2eval's tasks (see t2eval/lm_eval_plugin.py). Everything else about
+`--model t2` and t2eval's tasks (see t2eval/harness/plugin.py). Everything else about
 the package is declared in pyproject.toml."""
 
 from pathlib import Path

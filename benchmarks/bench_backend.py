@@ -50,7 +50,7 @@ def timed_eval(lm, task: str, limit: int, max_gen_toks: int) -> float:
 def make_lm(kind: str, **args):
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
     from t2eval.models import resolve_model_path
 
     if kind == "hf":
@@ -88,7 +88,7 @@ def p5(experts: str) -> None:
                      generations=2, fewshot_dir=mixes)
         timed_eval(lm, "arc_easy_t2", 2, 8)
     n = 4 * 2
-    mix, ev = lm.seconds["cem_mix"] / n, lm.seconds["cem_eval"] / n
+    mix, ev = lm.record.seconds["cem_mix"] / n, lm.record.seconds["cem_eval"] / n
     print(f"| P5 fewshot CEM on arc_easy_t2 (3 shots, {n} candidates) | mix {1000 * mix:.0f} ms/candidate "
           f"| evaluate {1000 * ev:.0f} ms/candidate | mix share = {100 * mix / (mix + ev):.1f}% |")
 

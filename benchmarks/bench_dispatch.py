@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default="reports/runs/pass1/dispatch_accuracy.json")
     args = parser.parse_args()
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
     from t2eval.dispatch import Classifier, get_mode
 
     configs = [c for name in args.configs.split(",") for c in (ALL_SCORE if name == "all-score" else [name])]

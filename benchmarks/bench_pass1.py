@@ -4,9 +4,11 @@ paired bootstrap 95% CI over the same documents.
 
 Run:  HF_DATASETS_OFFLINE=1 python benchmarks/bench_pass1.py --tasks arc_easy,arc_challenge --limit 200
       (--limit 0: the full test sets; --t2-args strategy=prompt,dispatch=generate ... to compare others;
-      --hf-from reports/runs/pass1/arc_easy_full.json reuses that file's per-document hf scores
+      --hf-from reports/runs/pass1/arc_easy_full.json.gz reuses that file's per-document hf scores
       instead of running hf again: scores only, no wall-time ratio)
-Writes the per-document scores and timings to --out (JSON) and prints a markdown table.
+Writes the per-document scores and timings to --out (JSON; gzipped when the name ends with
+``.gz``, as committed under reports/), lm-eval results files for ``t2eval report`` to
+``<out without .json[.gz]>/{hf,t2}/results_bench.json``, and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from t2eval.jsonl import plain_name, read_json, write_text
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -29,7 +33,7 @@ def reused_hf(paths: list[str], tasks: list[str], limit: int | None) -> dict:
     """Per-document hf scores of earlier runs, shaped like lm-eval's samples."""
     samples = {}
     for path in paths:
-        record = json.loads(Path(path).read_text())
+        record = read_json(path)
         if record.get("limit") != limit:
             raise SystemExit(f"{path} was run with limit {record.get('limit')}, not {limit}")
         for task, detail in record["tasks_detail"].items():
@@ -63,7 +67,7 @@ def main() -> None:
     import torch
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
     from t2eval.models import resolve_model_path
     from t2eval.stats import paired_bootstrap
 
@@ -106,16 +110,17 @@ def main() -> None:
         record["tasks_detail"][task] = detail
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1))
+    write_text(out, json.dumps(record, indent=1))
+    folder = out.with_name(plain_name(out).removesuffix(".json"))
     for model, result in (("hf", hf_out), ("t2", t2_out)):  # lm-eval results files, for `t2eval report`
         if model == "hf" and args.hf_from:
             continue
         result = {k: v for k, v in result.items() if k != "samples"}
         result["config"] = {**result["config"], "model": model}
-        path = out.with_suffix("") / model / "results_bench.json"
+        path = folder / model / "results_bench.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1, default=str))
-    print(f"\nwrote {out} and {out.with_suffix('')}/{{hf,t2}}/results_bench.json")
+    print(f"\nwrote {out} and {folder}/{{hf,t2}}/results_bench.json")
 
 
 if __name__ == "__main__":

@@ -104,11 +104,11 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
                 chat: bool = True) -> tuple[float, str]:
     """(primary metric, its name) of lm-eval on the first ``limit`` test documents."""
     import torch
-    from lm_eval import simple_evaluate
 
+    from .harness.tasks import evaluate
     from .report.runs import primary_metric
 
-    out = simple_evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
+    out = evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
                                                   "strategy": strategy},
                           tasks=[task], limit=limit, apply_chat_template=chat, batch_size=8,
                           device="cuda" if torch.cuda.is_available() else "cpu")
@@ -123,7 +123,7 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
     from .train.data import build_task, read_task_yaml, task_configs_dir
 
     if not (task_configs_dir() / f"{task}.yaml").is_file():
-        from .train.choice import lm_eval_task
+        from .harness.tasks import lm_eval_task
 
         trained = build_task(task, 0, data_dir)  # a stock multiple-choice task (or a clear error)
         docs = lm_eval_task(task).test_docs()

@@ -36,6 +36,24 @@ def tokens():
     return torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(1))
 
 
+@pytest.fixture
+def tiny_hf_folder(tmp_path):
+    """A 2-layer random Llama saved with the embedded model's tokenizer (HFLM needs one)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from t2eval.models import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path())
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=96,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
+                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    return tmp_path / "model"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Tests write SVD caches into a temporary folder, never the user's cache. The

@@ -28,7 +28,7 @@ def test_stock_lm_eval_sees_model_and_tasks_without_shadowing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     info = json.loads(out.stdout.strip().splitlines()[-1])
-    assert info["t2"] == "t2eval.backend:T2LM"  # lazy: registered, not imported
+    assert info["t2"] == "t2eval.harness:T2LM"  # lazy: registered, not imported
     assert info["hf"] == "HFLM"  # built-in models still load (regression: registry was non-empty)
     assert info["ours"] == ["arc_easy_t2", "arc_challenge_t2", "gsm8k_t2"]
     assert "lm_eval/tasks/arc" in info["arc_easy"]  # built-in task untouched
@@ -52,24 +52,6 @@ def test_classification_prompt_and_parsing():
     assert parse_label("Classification: Code\n\nQuestion: ...") == "code"  # box dropped
     assert parse_label("Classification: \\boxed{math}") == "math"
     assert set(LABELS) == {"code", "math", "reasoning", "others"}
-
-
-@pytest.fixture
-def tiny_hf_folder(tmp_path):
-    """A 2-layer random Llama saved with the embedded model's tokenizer (HFLM needs one)."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from t2eval.models import resolve_model_path
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path())
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=96,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
-                         bos_token_id=tokenizer.bos_token_id, pad_token_id=tokenizer.pad_token_id)
-    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
-    tokenizer.save_pretrained(tmp_path / "model")
-    return tmp_path / "model"
 
 
 def _experts_folder(model_folder, out, labels=("math", "code", "reasoning")):
@@ -99,7 +81,7 @@ def _requests(n_docs: int, choices: int = 2):
 
 
 def test_dispatch_installs_each_expert_once_and_keeps_order(tiny_hf_folder, tmp_path, monkeypatch):
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu")
@@ -121,7 +103,7 @@ def test_dispatch_installs_each_expert_once_and_keeps_order(tiny_hf_folder, tmp_
 
 
 def test_bad_model_args_are_explained(tiny_hf_folder, tmp_path):
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
     from t2eval.svf import ExpertError
 
     folder = _experts_folder(tiny_hf_folder, tmp_path, labels=("math",))
@@ -139,7 +121,7 @@ def test_bad_model_args_are_explained(tiny_hf_folder, tmp_path):
 def test_use_cache_never_mixes_configurations(tiny_hf_folder, tmp_path):
     from lm_eval.api.model import CachingLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     db = str(tmp_path / "cache.db")
@@ -166,7 +148,7 @@ def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_fo
     from lm_eval.api.model import CachingLM
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu",
@@ -174,7 +156,7 @@ def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_fo
     cached = CachingLM(lm, str(tmp_path / "c.db"))
     reqs = _requests(3)
     cached.loglikelihood(reqs)
-    assert sum(lm.pass1_labels["toy"].values()) == 3  # pass 1 ran ...
+    assert sum(lm.record.pass1_labels["toy"].values()) == 3  # pass 1 ran ...
     assert len(cached.dbdict) == 1 + len(reqs)  # ... but only pass-2 answers (+ marker) were cached
     calls = []
     monkeypatch.setattr(HFLM, "_detect_batch_size", lambda self, r=None, p=0: calls.append(1) or 4)
@@ -185,7 +167,7 @@ def test_pass1_stays_out_of_the_cache_and_batch_size_is_detected_once(tiny_hf_fo
 
 
 def test_adapt_task_uses_the_majority_label(tiny_hf_folder, tmp_path, monkeypatch):
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     lm = T2LM(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", adapt="task",
@@ -198,7 +180,7 @@ def test_adapt_task_uses_the_majority_label(tiny_hf_folder, tmp_path, monkeypatc
 
 
 def test_fewshot_refuses_test_only_tasks():
-    from t2eval.backend.fewshot import held_out_docs
+    from t2eval.harness.fewshot import held_out_docs
 
     class TestOnly:
         class config:
@@ -215,7 +197,7 @@ def test_fewshot_refuses_test_only_tasks():
 def test_fewshot_never_draws_shots_from_the_scored_split():
     """A task without a test split (stock hellaswag, piqa, ...) is scored on validation:
     its shots come from train, and without a train split there are none."""
-    from t2eval.backend.fewshot import held_out_docs
+    from t2eval.harness.fewshot import held_out_docs
 
     class ValidationScored:
         class config:
@@ -234,7 +216,7 @@ def test_fewshot_never_draws_shots_from_the_scored_split():
 
 
 def test_cem_finds_the_best_mix_on_a_toy_objective():
-    from t2eval.backend.cem import CEMConfig, cem_search
+    from t2eval.adapt.cem import CEMConfig, cem_search
 
     target = torch.tensor([0.7, 0.2, 0.1])
     records = []
@@ -249,7 +231,7 @@ def test_cem_finds_the_best_mix_on_a_toy_objective():
 
 
 def test_cem_breaks_score_ties_by_tiebreak():
-    from t2eval.backend.cem import CEMConfig, cem_search
+    from t2eval.adapt.cem import CEMConfig, cem_search
 
     found = cem_search(lambda a: (1.0, float(a[0])), (2,), CEMConfig(population=8, generations=3, seed=1))
     assert found.score == 1.0 and found.tiebreak == max(r["best_tiebreak"] for r in found.history)
@@ -258,7 +240,7 @@ def test_cem_breaks_score_ties_by_tiebreak():
 def test_bad_arguments_fail_before_the_model_loads(tiny_hf_folder, tmp_path, monkeypatch):
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path, labels=("math",))
     monkeypatch.setattr(HFLM, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
@@ -278,8 +260,8 @@ def test_bad_arguments_fail_before_the_model_loads(tiny_hf_folder, tmp_path, mon
 
 
 def test_strategies_are_registered_classes():
-    from t2eval.backend.library import ExpertLibrary
-    from t2eval.backend.strategies import STRATEGIES, FixedExpert, make_strategy
+    from t2eval.adapt.library import ExpertLibrary
+    from t2eval.adapt.strategies import STRATEGIES, FixedExpert, make_strategy
 
     assert list(STRATEGIES) == ["none", "prompt", "cls", "uniform", "fewshot"]
     empty = ExpertLibrary({}, None)
@@ -289,7 +271,11 @@ def test_strategies_are_registered_classes():
     assert make_strategy("fewshot", empty.__class__({"m": _Labelled("math")}), shots=3).fingerprint() == {
         "strategy": "fewshot", "shots": 3}
     fixed = make_strategy("expert:m", ExpertLibrary({"m": _Labelled(None)}, None))
-    assert isinstance(fixed, FixedExpert) and fixed.plan(None, [1, 2]) == ["m", "m"] and fixed.name == "expert:m"
+    assert isinstance(fixed, FixedExpert) and fixed.plan([1, 2], None) == ["m", "m"] and fixed.name == "expert:m"
+    # strategies get pass 1 as an argument (no model class): labels without an expert go to base
+    prompt = make_strategy("prompt", ExpertLibrary({"m": _Labelled("math")}, None))
+    docs = [type("Doc", (), {"task_name": "t"})() for _ in range(3)]
+    assert prompt.plan(docs, lambda d, expert: ["math", "others", "math"]) == ["math", "base", "math"]
 
 
 class _Labelled:
@@ -302,7 +288,7 @@ def test_score_dispatch_matches_lm_eval_loglikelihood(tiny_hf_folder, tmp_path):
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
     from t2eval.dispatch import ANSWER_PREFIX, pass1_messages, question_of
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
@@ -313,21 +299,21 @@ def test_score_dispatch_matches_lm_eval_loglikelihood(tiny_hf_folder, tmp_path):
             {"text": "Write a function that reverses a list."}]
     reqs = [Instance("loglikelihood", d, ("ctx", " x"), 0, metadata=("toy", i, 1)) for i, d in enumerate(docs)]
     labels = lm.classify(reqs)
-    lm.share_context = False  # the reference: HFLM's own loop
+    lm.args.share_context = False  # the reference: HFLM's own loop
     for i, doc in enumerate(docs):
         prompt = lm.apply_chat_template(pass1_messages(question_of(doc, ""), "system")) + ANSWER_PREFIX
         probes = [Instance("loglikelihood", doc, (prompt, label), 0) for label in LABELS]
         want = dict(zip(LABELS, (ll for ll, _ in HFLM.loglikelihood(lm, probes, disable_tqdm=True))))
-        got = lm.pass1_details["toy"][i]["scores"]
+        got = lm.record.pass1_details["toy"][i]["scores"]
         assert got == pytest.approx(want, abs=2e-3)
         assert labels[i] == max(want, key=want.get)
     keys = lm._plan(reqs)
-    assert [lm.pass1_details["toy"][i]["weights"] for i in range(3)] == keys
+    assert [lm.record.pass1_details["toy"][i]["weights"] for i in range(3)] == keys
     assert all(k == (l if l in ("math", "code", "reasoning") else "base") for k, l in zip(keys, labels))
 
 
 def test_fingerprint_covers_every_setting_that_changes_answers(tiny_hf_folder, tmp_path):
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     folder = _experts_folder(tiny_hf_folder, tmp_path)
     base = dict(pretrained=str(tiny_hf_folder), experts=str(folder), strategy="prompt", device="cpu")
@@ -342,7 +328,7 @@ def test_chat_auto_renders_raw_generative_prompts_once(tiny_hf_folder, tmp_path,
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     seen = []
     monkeypatch.setattr(HFLM, "generate_until", lambda self, reqs, disable_tqdm=False:
@@ -377,7 +363,7 @@ def test_decisions_file_beside_the_results(tmp_path):
 
 
 def test_cem_candidates_are_clamped_and_presets_documented():
-    from t2eval.backend.cem import CEMConfig, cem_config, cem_search
+    from t2eval.adapt.cem import CEMConfig, cem_config, cem_search
 
     seen = []
     cem_search(lambda a: (seen.append(a.clone()) or 0.0, 0.0), (3,),
@@ -395,7 +381,7 @@ def test_cem_candidates_are_clamped_and_presets_documented():
 def test_vllm_gets_the_sampling_settings_hf_generate_would_use():
     from transformers import GenerationConfig
 
-    from t2eval.backend.vllm_requests import sampling_settings
+    from t2eval.harness.vllm_requests import sampling_settings
 
     assert sampling_settings({"temperature": 0.8}) == {"temperature": 0.0}  # no do_sample: greedy
     got = sampling_settings({"do_sample": True, "temperature": 0.8}, GenerationConfig())
@@ -407,8 +393,8 @@ def test_vllm_gets_the_sampling_settings_hf_generate_would_use():
 
 
 def test_experts_env_and_misfit_experts_are_caught_at_start_up(tiny_hf_folder, tmp_path, monkeypatch):
-    from t2eval.backend import T2LM
-    from t2eval.backend.library import default_experts_dir
+    from t2eval.harness import T2LM
+    from t2eval.adapt.library import default_experts_dir
     from t2eval.models import model_slug
     from t2eval.svf import ExpertError
 
@@ -439,7 +425,7 @@ def test_shared_context_loglikelihoods_equal_hflms(tiny_hf_folder):
     HFLM's own loop, including an empty context and a request HFLM truncates."""
     from lm_eval.api.instance import Instance
 
-    from t2eval.backend import T2LM
+    from t2eval.harness import T2LM
 
     shared = T2LM(pretrained=str(tiny_hf_folder), strategy="none", device="cpu", batch_size=2, max_length=64)
     plain = T2LM(pretrained=str(tiny_hf_folder), strategy="none", device="cpu", batch_size=3, max_length=64,
@@ -471,8 +457,8 @@ def test_fewshot_fitness_requests_are_built_like_the_scored_ones(monkeypatch):
     scored requests), not from a fresh zero-shot task."""
     from lm_eval.tasks import TaskManager
 
-    from t2eval.backend import run_tasks
-    from t2eval.backend.fewshot import FewShotSet
+    from t2eval.harness import run_tasks
+    from t2eval.harness.fewshot import FewShotSet
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     task = TaskManager().load_task_or_group(["arc_easy"])["arc_easy"]

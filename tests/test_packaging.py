@@ -51,7 +51,7 @@ def test_installed_wheel_runs_lm_eval_with_the_shipped_experts(wheel, tmp_path):
                    capture_output=True, text=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "T2EVAL_EXPERTS")}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", PYTHONPATH="")
-    where = subprocess.run([str(python), "-c", "import t2eval, t2eval.backend.library as l; "
+    where = subprocess.run([str(python), "-c", "import t2eval, t2eval.adapt.library as l; "
                             "print(t2eval.__file__); print(l.default_experts_dir('smollm2-135m-instruct'))"],
                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True).stdout.split()
     assert str(venv) in where[0] and str(venv) in where[1], where  # the wheel's copy, not the checkout

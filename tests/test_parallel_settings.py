@@ -40,7 +40,7 @@ def test_data_parallel_engines(monkeypatch):
 
 
 def test_backend_refuses_tensor_parallel_without_vllm_before_loading():
-    from t2eval.backend.lm import T2LM
+    from t2eval.harness import T2LM
 
     with pytest.raises(ValueError, match="needs engine=vllm"):
         T2LM(pretrained="/nonexistent", strategy="none", tensor_parallel_size=2)

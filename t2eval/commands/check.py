@@ -22,7 +22,7 @@ def check(gate_path, experts_dir, data_dir, update):
     Example:
       T2EVAL_DATA_DIR=../shared/datasets t2eval check
     """
-    from ..backend.library import default_experts_dir
+    from ..adapt import default_experts_dir
     from ..models import DEFAULT_MODEL, model_slug
     from ..quality import GateError, run_gate
 

@@ -19,7 +19,7 @@ def eval(lm_eval_args):  # noqa: A001  (the command is called eval)
     if "-h" in args or "--help" in args:
         click.echo(help_text())
         return
-    from lm_eval.__main__ import cli_evaluate
+    from ..harness.tasks import cli_evaluate
 
     if not any(a == "--model" or a.startswith("--model=") for a in args):
         args = ["--model", "t2", *args]
@@ -28,14 +28,12 @@ def eval(lm_eval_args):  # noqa: A001  (the command is called eval)
 
 
 def help_text() -> str:
-    """t2eval's own usage, the t2 model arguments (T2LM's docstring) and where lm-eval's flags are."""
-    import inspect
-
-    from ..backend.lm import T2LM
+    """t2eval's own usage, the t2 model arguments (generated from T2Args) and where lm-eval's flags are."""
+    from ..harness.args import help_table
 
     return ("Usage: t2eval eval [LM_EVAL FLAGS...]\n\n"
             "Runs lm-eval with --model t2 unless --model is given; every other flag is lm-eval's\n"
             "(`lm_eval run --help` lists them). Example:\n"
             "  t2eval eval --tasks arc_challenge_t2 --limit 20 --apply_chat_template\n"
             "  t2eval eval --tasks t2_unseen --apply_chat_template --confirm_run_unsafe_code\n\n"
-            "--model_args of t2 (k=v,k=v):\n" + inspect.cleandoc(T2LM.__doc__).split("\n", 1)[1])
+            "--model_args of t2 (k=v,k=v; anything else goes to HFLM):\n" + help_table())

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from ..names import did_you_mean
+from ..registry import Registry
 from .prompt import ANSWER_PREFIX, LABEL_END, LABELS, PASS1_GEN, parse_label, pass1_messages
 from .scorer import continuation_logprobs
 
@@ -65,20 +65,13 @@ class Pass1Mode:
         return {"mode": self.name}
 
 
-MODES: dict[str, type[Pass1Mode]] = {}
-
-
-def register(cls: type[Pass1Mode]) -> type[Pass1Mode]:
-    MODES[cls.name] = cls
-    return cls
+MODES: Registry[type[Pass1Mode]] = Registry("dispatch mode")
+register = MODES.register()
 
 
 def get_mode(name: str) -> Pass1Mode:
     """The registered mode called ``name``; unknown names list the modes."""
-    if name not in MODES:
-        raise ValueError(f"unknown dispatch mode {name!r}{did_you_mean(name, MODES)} "
-                         f"valid: {', '.join(MODES)}")
-    return MODES[name]()
+    return MODES.get(name)()
 
 
 @register

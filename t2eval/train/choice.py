@@ -25,11 +25,11 @@ score here equals lm-eval's ``loglikelihood`` of the same request (tested).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
 
+from ..harness.tasks import lm_eval_task  # noqa: F401  (the trainer's door into lm-eval's tasks)
 from .objective import response_log_softmax, sequence_logp
 from .rollout import left_pad, pad_id, pair_rows, position_ids
 
@@ -177,19 +177,6 @@ def choice_eval(model, tokenizer, items: list[ChoiceItem], norm: str = "acc", ba
 
 
 # ----------------------------------------------------------------------------- lm-eval tasks
-
-
-@functools.lru_cache(maxsize=None)
-def lm_eval_task(name: str):
-    """The lm-eval task object called ``name`` (None when lm-eval does not know it); loaded
-    once per process (indexing lm-eval's tasks takes seconds). Only read here: requests are
-    built with explicit zero-shot settings."""
-    from ..backend.fewshot import load_task
-
-    try:
-        return load_task(name)
-    except ValueError:
-        return None
 
 
 def choice_item(task, doc: dict) -> ChoiceItem:

@@ -3,7 +3,7 @@
 lm-eval builds every scored request with ``Task.build_all_requests(system_instruction=...,
 apply_chat_template=..., fewshot_as_multiturn=..., chat_template=...)`` on task objects whose
 config already holds the run's ``--num_fewshot`` and ``--gen_kwargs``. t2eval's lm-eval hook
-(:mod:`t2eval.lm_eval_plugin`) records each (task, settings) here, so that few-shot CEM builds
+(:mod:`t2eval.harness.plugin`) records each (task, settings) here, so that few-shot CEM builds
 its fitness requests from the same task object and the same settings as the scored ones.
 """
 

@@ -2,16 +2,16 @@
 
 lm-eval 0.4.13 reads no plugin entry points. t2eval therefore installs a one-line ``.pth``
 file (``t2eval-lm-eval.pth``, see setup.py) that calls :func:`install` at interpreter
-start. ``install`` only puts a finder on ``sys.meta_path``; the finder does nothing until
+start (importing this module imports nothing of lm-eval, nor the model class). ``install`` only puts a finder on ``sys.meta_path``; the finder does nothing until
 lm-eval's registry or task manager module is imported, and then, right after that module
 has run,
 
-* registers the model name ``t2`` as a lazy placeholder (``"t2eval.backend:T2LM"`` —
+* registers the model name ``t2`` as a lazy placeholder (``"t2eval.harness:T2LM"`` —
   nothing is imported until ``--model t2`` is actually used), and
 * adds t2eval's task folder to the paths ``TaskManager`` indexes by default (after the
   built-in folder; t2eval's task names never collide with built-in ones), and
 * remembers each task object and the settings its requests were built with
-  (:mod:`t2eval.backend.run_tasks`: few-shot CEM builds its fitness requests the same way), and
+  (:mod:`t2eval.harness.run_tasks`: few-shot CEM builds its fitness requests the same way), and
 * with ``--output_path``, writes every document's pass-1 decision of a ``--model t2`` run
   as JSON Lines (``t2_decisions_<date>.jsonl``) beside lm-eval's results file.
 
@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 MODEL_NAME = "t2"
-MODEL_TARGET = "t2eval.backend:T2LM"
+MODEL_TARGET = "t2eval.harness:T2LM"
 
 
 def task_dir() -> Path:
@@ -95,7 +95,7 @@ def patch_evaluation_tracker(tracker_module) -> None:
             if lines and self.output_path and getattr(self, "date_id", None):
                 import json
 
-                from .atomic import atomic_write_text
+                from ..atomic import atomic_write_text
 
                 path = Path(self.output_path)
                 if path.suffix == ".json":
@@ -117,7 +117,7 @@ def patch_task_requests(task_module) -> None:
 
     def make(original):
         def build_all_requests(self, *args, **kwargs):
-            from .backend import run_tasks
+            from . import run_tasks
 
             run_tasks.remember(self, **kwargs)
             return original(self, *args, **kwargs)
@@ -149,7 +149,7 @@ class _Loader(importlib.abc.Loader):
         try:
             self._hook(module)
         except Exception as err:  # never break lm-eval itself
-            print(f"[t2eval] lm-eval plugin hook failed for {module.__name__}: {err}", file=sys.stderr)
+            logging.getLogger("t2eval").error("lm-eval plugin hook failed for %s: %s", module.__name__, err)
 
     def __getattr__(self, name):  # get_source, get_filename, ... for inspect/linecache
         return getattr(self._inner, name)

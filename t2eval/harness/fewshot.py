@@ -1,5 +1,6 @@
 """Few-shot adaptation (strategy C): score a candidate mix on k held-out documents of a
-task with the task's own requests, filters and metric.
+task with the task's own requests, filters and metric; fit the mix by CEM once per task,
+save it, and reuse it while the task, shots and settings are the same.
 
 Held-out documents come from the task's validation split, else its training split; they
 are never test documents, so nothing has to be excluded from the reported score.
@@ -7,29 +8,28 @@ are never test documents, so nothing has to be excluded from the reported score.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import random
+import time
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from lm_eval.api.instance import Instance
 
+from ..adapt import CEMConfig, cem_search
+from ..svf import load_expert, mix_experts, save_expert
+from . import run_tasks
 from .run_tasks import RequestSettings
+from .tasks import load_task
+
+log = logging.getLogger("lm_eval.t2")
 
 # run(request_type, instances) -> one raw response per instance
 Runner = Callable[[str, list[Instance]], list]
-
-
-def load_task(task_name: str):
-    """The lm-eval Task object for ``task_name`` (t2eval's folder first, then all tasks)."""
-    from lm_eval.tasks import TaskManager
-
-    from ..lm_eval_plugin import task_dir
-
-    for manager in (lambda: TaskManager(include_path=str(task_dir()), include_defaults=False), TaskManager):
-        tasks = manager()
-        if task_name in tasks.all_tasks:
-            return tasks.load_task_or_group([task_name])[task_name]
-    raise ValueError(f"strategy=fewshot: lm-eval has no task named '{task_name}'")
 
 
 def scored_split(task) -> str:
@@ -93,9 +93,6 @@ class FewShotSet:
         """sha256 of the task's configuration, the held-out documents and their requests (which
         carry the few-shot examples, system instruction and chat rendering): a saved mix is
         reused only for the same task definition, shots and prompts."""
-        import hashlib
-        import json
-
         config = self.task.dump_config() if hasattr(self.task, "dump_config") else {}
         prompts = [[list(inst.args) for inst in reqs] for reqs in self.requests]
         blob = json.dumps([config, self.split, self.docs, prompts], sort_keys=True, default=str)
@@ -141,3 +138,78 @@ class FewShotSet:
             lengths.append(max(1, token_count(answer)))
         lls = [ll for ll, _ in run("loglikelihood", probes)]
         return sum(ll / n for ll, n in zip(lls, lengths)) / len(lls)
+
+
+@dataclass
+class FewShotFitter:
+    """``fit(task, requests)`` for strategy=fewshot: the saved mix for ``task`` when its settings
+    match, else a CEM-fitted (and saved) one. Everything it needs comes in as arguments."""
+
+    adapter: object  # the SVFAdapter (apply_mix / merged_bank / remove)
+    experts: list  # the labelled experts to mix
+    shots: int
+    seed: int
+    alpha_mode: str  # expert | layer | matrix
+    num_layers: int
+    cem: CEMConfig
+    folder: Path  # where mixes are saved
+    run_plain: Runner  # the installed weights, no dispatch, no response cache
+    token_count: Callable[[str], int]
+    chat_settings: Callable[[bool], RequestSettings]  # settings of a zero-shot task outside lm-eval
+    is_chat: Callable[[list], bool]  # were these requests rendered with the chat template?
+    config_fingerprint: Callable[[], str]
+    seconds: Counter
+
+    def __call__(self, task: str, requests: list[Instance]):
+        chat = self.is_chat(requests)
+        task_obj, settings = self._run_task(task, chat)
+        shots = FewShotSet.build(task_obj, self.shots, self.seed, settings)
+        path = self._path(task, chat, shots.fingerprint())
+        if path.exists():
+            log.info("fewshot: reusing the mix for %s from %s", task, path)
+            return load_expert(path)
+        mix = self._fit(task, chat, shots)
+        save_expert(mix, path)
+        log.info("fewshot: saved the mix for %s to %s", task, path)
+        return mix
+
+    def _run_task(self, task: str, chat: bool):
+        """The task object of this run and the settings of its scored requests (recorded by
+        t2eval's lm-eval hook); outside an lm-eval run, a freshly loaded task with zero shots."""
+        found = run_tasks.lookup(task)
+        if found is not None:
+            return found
+        log.warning("fewshot: no record of how lm-eval built %s's requests (called outside lm-eval's "
+                    "evaluator?); fitness uses zero-shot prompts%s", task, " in the chat template" if chat else "")
+        return load_task(task), self.chat_settings(chat)
+
+    def _path(self, task: str, chat: bool, shots_fingerprint: str) -> Path:
+        settings = json.dumps([self.config_fingerprint(), task, self.shots, self.alpha_mode, chat,
+                               vars(self.cem), shots_fingerprint], sort_keys=True)
+        return self.folder / f"{task}-{hashlib.sha256(settings.encode()).hexdigest()[:16]}.safetensors"
+
+    def _fit(self, task: str, chat: bool, shots: FewShotSet):
+        bank = self.adapter.merged_bank(self.experts)
+        names = list(self.adapter.decomposition.names) if self.alpha_mode == "matrix" else None
+        columns = {"expert": (), "layer": (self.num_layers,), "matrix": (len(names or ()),)}
+        shape = (len(self.experts), *columns[self.alpha_mode])
+
+        def evaluate(alpha):
+            start = time.perf_counter()
+            self.adapter.apply_mix(bank, alpha, per_matrix=names is not None)
+            mixed = time.perf_counter()
+            result = shots.score(self.run_plain, self.token_count)
+            self.seconds["cem_mix"] += mixed - start
+            self.seconds["cem_eval"] += time.perf_counter() - mixed
+            return result
+
+        try:
+            found = cem_search(evaluate, shape, self.cem, progress=f"few-shot CEM for {task} ({len(shots.docs)} shots)")
+        finally:
+            self.adapter.remove()
+        mix = mix_experts(self.experts, found.alpha, name=f"fewshot-{task}", names=names)
+        mix.provenance.update(task=task, experts=[e.name for e in self.experts], shots=len(shots.docs),
+                              split=shots.split, seed=self.seed, score=found.score, tiebreak=found.tiebreak,
+                              cem=vars(self.cem), chat_template=chat, history=found.history,
+                              alpha_granularity=self.alpha_mode, **({"alpha_columns": names} if names else {}))
+        return mix

@@ -2,7 +2,9 @@
 
 A strategy plans the documents of a request batch into expert keys (``"base"``, a pass-1
 label, an expert name, ...), says which weights a key stands for, and fingerprints what
-decides those weights. ``T2LM`` only groups, installs, caches and records.
+decides those weights. It receives what it needs as arguments (a pass-1 ``classify``
+function, a few-shot ``fit`` function); it never calls back into the model class, and it
+imports nothing of lm-eval: a document is any object with a ``task_name``.
 
 Names: ``none``, ``prompt``, ``cls``, ``uniform``, ``fewshot``, an expert's name, or
 ``expert:<name>`` (a fixed expert, also one without a label such as ``cls``).
@@ -11,11 +13,17 @@ Names: ``none``, ``prompt``, ``cls``, ``uniform``, ``fewshot``, an expert's name
 from __future__ import annotations
 
 from collections import Counter
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from ..names import did_you_mean
+from ..registry import Registry
 from ..svf import mix_experts
 from .library import ExpertLibrary
+
+# classify(docs, expert or None) -> one pass-1 label per document
+Classify = Callable[[list, object], list[str]]
+# fit(task, docs of that task) -> the fitted mix (an Expert)
+Fit = Callable[[str, list], object]
 
 BASE = "base"
 
@@ -36,10 +44,10 @@ class Strategy:
                              f"{self.library.folder or 'no experts folder'} has none; pass "
                              "experts=<folder> or strategy=none")
 
-    def prepare(self, lm, requests) -> None:
+    def prepare(self, requests: list, fit: Fit) -> None:
         """Work done once before a request batch is planned (few-shot: fit the mixes)."""
 
-    def plan(self, lm, docs: list) -> list[str]:
+    def plan(self, docs: list, classify: Classify) -> list[str]:
         """One key per document (first request of each document)."""
         raise NotImplementedError
 
@@ -53,12 +61,8 @@ class Strategy:
         return {"strategy": self.name}
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    STRATEGIES[cls.name] = cls
-    return cls
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+register = STRATEGIES.register()
 
 
 def make_strategy(name: str | None, library: ExpertLibrary, adapt: str = "sample", **options) -> Strategy:
@@ -67,7 +71,7 @@ def make_strategy(name: str | None, library: ExpertLibrary, adapt: str = "sample
     if name is None:
         name = "prompt" if library.by_label else "none"
     if name in STRATEGIES:
-        strategy = STRATEGIES[name](library, adapt, **options)
+        strategy = STRATEGIES.get(name)(library, adapt, **options)
     elif name.startswith("expert:") or name in library.experts:
         strategy = FixedExpert(library, adapt, name)
     else:
@@ -88,7 +92,7 @@ class NoAdaptation(Strategy):
     def check(self):
         pass
 
-    def plan(self, lm, docs):
+    def plan(self, docs, classify):
         return [BASE] * len(docs)
 
 
@@ -104,7 +108,7 @@ class FixedExpert(Strategy):
     def check(self):
         self.library.get(self.expert_name)  # "unknown expert ... did you mean"
 
-    def plan(self, lm, docs):
+    def plan(self, docs, classify):
         return [self.expert_name] * len(docs)
 
     def expert(self, key):
@@ -122,9 +126,9 @@ class PromptClassification(Strategy):
     uses_pass1 = True
     pass1_expert: ClassVar[str | None] = None
 
-    def plan(self, lm, docs):
+    def plan(self, docs, classify):
         expert = self.library.get(self.pass1_expert) if self.pass1_expert else None
-        labels = lm.classify(docs, expert)
+        labels = classify(docs, expert)
         keys = [label if label in self.library.by_label else BASE for label in labels]
         if self.adapt == "task":
             keys = majority_per_task([d.task_name for d in docs], keys)
@@ -153,7 +157,7 @@ class UniformMix(Strategy):
 
     name = "uniform"
 
-    def plan(self, lm, docs):
+    def plan(self, docs, classify):
         return ["uniform"] * len(docs)
 
     def expert(self, key):
@@ -174,12 +178,12 @@ class FewShotMix(Strategy):
         self.settings = settings  # shots, alpha, cem: what decides the mix
         self.mixes: dict[str, object] = {}  # task -> fitted mix
 
-    def prepare(self, lm, requests):
+    def prepare(self, requests, fit):
         for task in dict.fromkeys(r.task_name for r in requests):
             if task not in self.mixes:
-                self.mixes[task] = lm.fewshot_mix(task, [r for r in requests if r.task_name == task])
+                self.mixes[task] = fit(task, [r for r in requests if r.task_name == task])
 
-    def plan(self, lm, docs):
+    def plan(self, docs, classify):
         return [f"fewshot:{d.task_name}" for d in docs]
 
     def expert(self, key):
