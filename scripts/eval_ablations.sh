@@ -2,7 +2,7 @@
 # Test-split runs of the ablations (scripts/train_ablations.sh): all test problems (arith_t2: 500;
 # code-all: mbpp_t2, 500), per-document samples logged, results under reports/runs/ablations/<name>/;
 # then the paired bootstrap CI against the task's base run (reports/runs/arith/base,
-# reports/runs/code_v2/base).
+# reports/runs/code_reference_format/base).
 # Usage: bash scripts/eval_ablations.sh NAME ...   (lora ia3 dora: PEFT adapters through
 # `--model hf --model_args peft=...`; svf-*, code-all: the expert through `--model t2` on vLLM)
 set -euo pipefail
@@ -13,7 +13,7 @@ MODEL=$(t2eval model path)
 for name in "$@"; do
   out=reports/runs/ablations/$name
   task=arith_t2 base=reports/runs/arith/base unsafe=()
-  [ "$name" = code-all ] && task=mbpp_t2 base=reports/runs/code_v2/base unsafe=(--confirm_run_unsafe_code)
+  [ "$name" = code-all ] && task=mbpp_t2 base=reports/runs/code_reference_format/base unsafe=(--confirm_run_unsafe_code)
   case $name in
     lora|ia3|dora)
       adapter=reports/runs/adapters/$name-arith_t2

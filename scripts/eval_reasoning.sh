@@ -7,12 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 experts=$1 out=$2 threads=${3:-1}
 export HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$threads
-hf="--hf-from reports/runs/pass1/arc_easy_full.json --hf-from reports/runs/pass1/arc_challenge_full.json"
+hf="--hf-from reports/runs/pass1/arc_easy_full.json.gz --hf-from reports/runs/pass1/arc_challenge_full.json.gz"
 for strategy in expert:reasoning prompt; do
   name=${strategy/:/-}
-  [ -f "$out/$name.json" ] && { echo "== $name: done already ($out/$name.json)"; continue; }
+  [ -f "$out/$name.json.gz" ] && { echo "== $name: done already ($out/$name.json.gz)"; continue; }
   echo "== $strategy"
   # shellcheck disable=SC2086
   python benchmarks/bench_pass1.py --tasks arc_easy,arc_challenge --limit 0 $hf \
-    --t2-args "strategy=$strategy,experts=$experts" --out "$out/$name.json"
+    --t2-args "strategy=$strategy,experts=$experts" --out "$out/$name.json.gz"
 done

@@ -1,5 +1,6 @@
 """Paired bootstrap 95% CI of B - A for every task two lm-eval output folders share
-(per-document metrics from their samples_*.jsonl, written with --log_samples).
+(per-document metrics from their samples_*.jsonl, written with --log_samples, or the same
+gzipped: samples_*.jsonl.gz).
 
 Usage: python scripts/paired_ci.py BASE_DIR OTHER_DIR [--json OUT]
 """

@@ -11,9 +11,11 @@ import argparse
 import json
 from pathlib import Path
 
+from ..jsonl import read_jsonl
+
 
 def read_evals(run_dir: str | Path) -> list[dict]:
-    rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line]
+    rows = read_jsonl(Path(run_dir) / "metrics.jsonl")
     return [r for r in rows if r.get("type") == "eval"]
 
 

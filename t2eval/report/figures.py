@@ -1,7 +1,7 @@
 """Figures next to the report (PNG; need matplotlib, the ``plots`` extra).
 
 * the dispatch confusion matrix (rows = true task, columns = predicted label) from logged
-  pass-1 decisions: ``dispatch_t2`` samples (``--log_samples``) and the ``pass1_decisions``
+  pass-1 decisions: ``dispatch_t2`` samples (``--log_samples``, plain or gzipped) and the ``pass1_decisions``
   that ``strategy=prompt|cls`` runs record in their results;
 * the CEM α weights per task (the paper's Figure 7) from ``strategy=fewshot`` results;
 * learning curves of training runs (the paper's Figure 4).
@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
+from ..jsonl import plain_name, read_jsonl
 from .runs import Score, read_results
 
 LABELS = ("code", "math", "reasoning", "others")
@@ -24,12 +24,12 @@ def dispatch_counts(samples: list[Path], scores: list[Score]) -> dict[str, Count
 
     out: dict[str, Counter] = {}
     for path in samples:
-        results = path.with_name("results_" + path.name.split("_")[-1].replace(".jsonl", ".json"))
+        stamp = plain_name(path).removesuffix(".jsonl").split("_")[-1]
+        results = path.with_name(f"results_{stamp}.json")
         found = read_results(results) if results.exists() else []
         method = found[0].method if found else "unknown method"
         counts = out.setdefault(f"{method} (dispatch_t2)", Counter())
-        for line in path.read_text().splitlines():
-            sample = json.loads(line)
+        for sample in read_jsonl(path):
             counts[(sample["target"], parse_label(sample["resps"][0][0]))] += 1
     seen = set()
     for s in scores:

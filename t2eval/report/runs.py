@@ -28,6 +28,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..jsonl import plain_name, read_json, read_jsonl, resolve
+
 SKIP_KEYS = ("alias", "name", "sample_len", "sample_count")
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ class Score:
     source: Path
     date: float = 0.0
     info: dict = field(default_factory=dict)  # model name, strategy, provenance bits
-    per_doc: dict | None = None  # doc_id -> the metric on that document (from samples_*.jsonl)
+    per_doc: dict | None = None  # doc_id -> the metric on that document (from samples_*.jsonl[.gz])
 
 
 @dataclass
@@ -147,7 +149,7 @@ def primary_metric(result: dict, higher: dict | None) -> str | None:
 
 def shipped_digest() -> str | None:
     """:func:`experts_digest` of the experts shipped for the embedded model (None: none)."""
-    from ..backend.library import default_experts_dir
+    from ..adapt import default_experts_dir
     from ..models import DEFAULT_MODEL, model_slug
     from ..svf import load_expert
 
@@ -192,13 +194,14 @@ def paired(base: Score, other: Score):
 
 def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
     """{doc_id: metric} from the ``samples_<task>_<date>.jsonl`` lm-eval wrote beside
-    ``results_<date>.json`` (``--log_samples``); None when there is none."""
+    ``results_<date>.json`` (``--log_samples``; or the same gzipped, ``.jsonl.gz``, as committed
+    under reports/); None when there is none."""
     stamp = results.stem.removeprefix("results_")
-    path = results.with_name(f"samples_{task}_{stamp}.jsonl")
-    if not path.is_file():
+    path = resolve(results.with_name(f"samples_{task}_{stamp}.jsonl"))
+    if path is None:
         return _bench_per_doc(results, task, metric)
     out = {}
-    for row in _jsonl(path):
+    for row in read_jsonl(path):
         if isinstance(row.get(metric), (int, float)):
             out[int(row["doc_id"])] = float(row[metric])
     return out or None
@@ -206,19 +209,16 @@ def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
 
 def _bench_per_doc(results: Path, task: str, metric: str) -> dict | None:
     """Per-document scores of a benchmark's ``<name>/<engine>/results_bench.json``, kept in the
-    benchmark's ``<name>.json`` (``tasks_detail[task][metric][engine]``, in document order)."""
-    bench = results.parent.parent.with_suffix(".json")
-    if results.name != "results_bench.json" or not bench.is_file():
+    benchmark's ``<name>.json`` or ``<name>.json.gz`` (``tasks_detail[task][metric][engine]``, in
+    document order)."""
+    bench = resolve(results.parent.parent.with_suffix(".json"))
+    if results.name != "results_bench.json" or bench is None:
         return None
     try:
-        values = json.loads(bench.read_text())["tasks_detail"][task][metric][results.parent.name]
+        values = read_json(bench)["tasks_detail"][task][metric][results.parent.name]
     except (KeyError, TypeError, ValueError):
         return None
     return {i: float(v) for i, v in enumerate(values)} if isinstance(values, list) and values else None
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def read_training_run(folder: Path) -> TrainingRun | None:
@@ -226,7 +226,7 @@ def read_training_run(folder: Path) -> TrainingRun | None:
     try:
         config = json.loads((folder / "config.json").read_text())
         summary = json.loads((folder / "summary.json").read_text())
-        rows = _jsonl(folder / "metrics.jsonl")
+        rows = read_jsonl(folder / "metrics.jsonl")
     except (OSError, ValueError):
         return None
     return TrainingRun(folder, config, summary, [r for r in rows if r.get("type") == "eval"])
@@ -239,7 +239,7 @@ def read_expert_log(metrics: Path) -> TrainingRun | None:
     name = metrics.name.removesuffix(".metrics.jsonl")
     try:
         config = json.loads((metrics.parent / f"{name}.config.json").read_text())
-        rows = _jsonl(metrics)
+        rows = read_jsonl(metrics)
     except (OSError, ValueError):
         return None
     evals = [r for r in rows if r.get("type") == "eval"]
@@ -275,7 +275,7 @@ def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], li
             try:
                 if path.name.startswith("results_") and path.suffix == ".json":
                     scores.extend(read_results(path, shipped))
-                elif path.name.startswith("samples_dispatch_t2_") and path.suffix == ".jsonl":
+                elif path.name.startswith("samples_dispatch_t2_") and plain_name(path).endswith(".jsonl"):
                     samples.append(path)
                 elif path.name in ("summary.json", "t2eval.json") or path.name.endswith(".metrics.jsonl"):
                     runs.append(_read_run(path))
