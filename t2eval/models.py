@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 MANIFEST = "t2eval-manifest.json"
@@ -169,14 +172,14 @@ def ensure_converted(alias: str) -> Path:
         if verify_folder(folder):  # another process finished it while we waited
             return folder
         if folder.exists():
-            print(f"[t2eval] cached model at {folder} is incomplete or corrupt; rebuilding it")
+            log.warning("cached model at %s is incomplete or corrupt; rebuilding it", folder)
         _convert(alias, folder)
     return folder
 
 
 def _convert(alias: str, folder: Path) -> None:
     gguf = embedded_gguf_path(alias)
-    print(f"[t2eval] converting embedded model {gguf.name} into {folder} (once)")
+    log.warning("converting embedded model %s into %s (once)", gguf.name, folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{alias}-", dir=folder.parent))
     try:
         _write_hf_folder(gguf, tmp)

@@ -37,12 +37,15 @@ that scores below the base model on its slice: such an expert must not be shippe
 
 from __future__ import annotations
 
+import logging
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .models import DEFAULT_MODEL
+
+log = logging.getLogger(__name__)
 
 SCORE_MARGIN_DOCS = 2    # min = measured score - 2 documents of the slice (never below base)
 NLL_MARGIN = 0.02        # nll_max = measured NLL * (1 + margin) + NLL_FLOOR
@@ -120,7 +123,8 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
 def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, list[dict]]:
     """The training task of ``task`` (prompts, references) and the first ``n`` TEST documents."""
     from .data import load_split
-    from .train.data import build_task, read_task_yaml, task_configs_dir
+    from .benchmarks import task_dir as task_configs_dir
+    from .train.data import build_task, read_task_yaml
 
     if not (task_configs_dir() / f"{task}.yaml").is_file():
         from .harness.tasks import lm_eval_task
@@ -129,7 +133,7 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
         docs = lm_eval_task(task).test_docs()
         return trained, [dict(docs[i]) for i in range(min(n, len(docs)))]
     if task == "dispatch_t2":
-        from .task_configs.utils import dispatch_pool
+        from .benchmarks.dispatch import dispatch_pool
         from .train.data import build_cls_task
 
         return build_cls_task(0, data_dir), dispatch_pool(100, 1234)[:n]
@@ -162,7 +166,7 @@ def pass1_accuracy(model, tokenizer, n: int, data_dir: str | None = None) -> flo
 
 
 def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: Path, fingerprint: str,
-                 update: bool = False, data_dir: str | None = None, say=print) -> tuple[list[Failure], dict]:
+                 update: bool = False, data_dir: str | None = None, say=log.info) -> tuple[list[Failure], dict]:
     """Check one expert against its bounds; returns (failures, measured values)."""
     from .svf import ExpertError, SVFAdapter, decompose, load_expert
 
@@ -220,7 +224,7 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
 
 
 def run_gate(gate_path: str | Path, experts_dir: str | Path | None = None, update: bool = False,
-             data_dir: str | None = None, say=print) -> list[Failure]:
+             data_dir: str | None = None, say=log.info) -> list[Failure]:
     """Check every expert of ``gate_path``; with ``update``, re-measure and rewrite the bounds."""
     from .models import load_model
     from .svf.fingerprint import model_fingerprint

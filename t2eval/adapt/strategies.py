@@ -33,6 +33,7 @@ class Strategy:
     uses_experts: ClassVar[bool] = True  # False: base weights only (no SVF adapter)
     needs_labels: ClassVar[bool] = True  # needs experts with pass-1 labels
     uses_pass1: ClassVar[bool] = False  # classifies each document (pass 1) to plan
+    fits_per_task: ClassVar[bool] = False  # fits one mix per task before planning (few-shot)
 
     def __init__(self, library: ExpertLibrary, adapt: str = "sample", **settings):
         self.library, self.adapt = library, adapt
@@ -172,6 +173,7 @@ class FewShotMix(Strategy):
     """A CEM-fitted mix per task (fitted on held-out documents, saved and reused)."""
 
     name = "fewshot"
+    fits_per_task = True
 
     def __init__(self, library, adapt="sample", **settings):
         super().__init__(library, adapt)

@@ -120,14 +120,17 @@ def method_of(config: dict, shipped: str | None = None) -> str:
     if config.get("model") != "t2":
         return peft_method(args["peft"]) if args.get("peft") else _base_or_model(args.get("pretrained"))
     t2 = config.get("t2") or {}
+    from ..adapt import STRATEGIES
+
     strategy = t2.get("strategy", args.get("strategy", "none"))
-    if strategy == "none":
+    kind = STRATEGIES.get(strategy) if strategy in STRATEGIES else None  # None: a fixed expert
+    if kind is not None and not kind.uses_experts:
         return _base_or_model(t2.get("base_model") or args.get("pretrained"))
-    if strategy in ("prompt", "cls", "uniform"):
-        return strategy + _pass1_variant(t2, shipped, pass1=strategy != "uniform")
-    if strategy == "fewshot":
+    if kind is not None and kind.fits_per_task:
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
-        return f"fewshot:{max(s for s in shots if s is not None)}" if shots - {None} else "fewshot:?"
+        return f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?"
+    if kind is not None:
+        return strategy + _pass1_variant(t2, shipped, pass1=kind.uses_pass1)
     expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})
     if expert.get("kind") == "shuffled":
         return "svf-transfer-shuffled"
