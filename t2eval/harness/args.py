@@ -123,8 +123,8 @@ def help_table(markdown: bool = False) -> str:
         rows.append((f.metadata["group"], f.name, str(default), f.metadata["help"]))
     if markdown:
         lines = ["| argument | default | what it does |", "|---|---|---|"]
-        lines += [f"| `{name}` | `{default}` | {text}{' (few-shot CEM)' if group == 'fewshot' else ''} |"
-                  for group, name, default, text in rows]
+        lines += [f"| `{name}` | `{default}` | {text.replace('|', chr(92) + '|')}"
+                  f"{' (few-shot CEM)' if group == 'fewshot' else ''} |" for group, name, default, text in rows]
         return "\n".join(lines)
     width = max(len(name) for _, name, _, _ in rows)
     out, last = [], None
