@@ -34,7 +34,7 @@ def pool_requests(per_task: int, seed: int, options: bool):
     from lm_eval.api.instance import Instance
 
     from t2eval.data import load_split
-    from t2eval.scoring import DISPATCH_LABELS
+    from t2eval.benchmarks.dispatch import DISPATCH_LABELS
 
     rows = []
     for name, label in DISPATCH_LABELS.items():  # the same rows as task_configs/utils.dispatch_pool

@@ -2,7 +2,7 @@
 
 import pytest
 
-from t2eval.scoring import arc_letter, score_arc
+from t2eval.benchmarks.arc import arc_letter, score_arc
 
 
 @pytest.mark.parametrize("response, letter", [

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import data_dir
 from t2eval import scoring
+from t2eval.benchmarks import humaneval, mbpp
 from t2eval.sandbox import Verdict
 
 MBPP_DOC = {
@@ -55,14 +56,14 @@ def test_extract_code_unclosed_fence_and_raw():
 
 
 def test_mbpp_entry_point_skips_builtins():
-    assert scoring.mbpp_entry_point(MBPP_DOC) == "similar_elements"
-    assert scoring.mbpp_entry_point({"test_list": ["assert math.isclose(area(2), 4)"]}) == "area"
+    assert mbpp.mbpp_entry_point(MBPP_DOC) == "similar_elements"
+    assert mbpp.mbpp_entry_point({"test_list": ["assert math.isclose(area(2), 4)"]}) == "area"
 
 
 def test_humaneval_program_full_function_keeps_prompt_imports_and_helpers(humaneval_docs):
     doc = humaneval_docs["HumanEval/38"]  # decode_cyclic uses the prompt's helper encode_cyclic
     function = doc["prompt"][doc["prompt"].index("def decode_cyclic"):] + doc["canonical_solution"]
-    program = scoring.humaneval_program(f"Here you go:\n```python\n{function}```", doc)
+    program = humaneval.humaneval_program(f"Here you go:\n```python\n{function}```", doc)
     assert program.index("def encode_cyclic") < program.index("def decode_cyclic")
     assert program.count("def decode_cyclic") == 1
 
@@ -70,9 +71,9 @@ def test_humaneval_program_full_function_keeps_prompt_imports_and_helpers(humane
 def test_humaneval_program_body_only_is_indented(humaneval_docs):
     doc = humaneval_docs["HumanEval/0"]
     body = "return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1:])"
-    program = scoring.humaneval_program(f"```python\n{body}\n```", doc)
+    program = humaneval.humaneval_program(f"```python\n{body}\n```", doc)
     assert program.startswith(doc["prompt"]) and program.endswith(f"    {body}\n")
-    assert scoring.score_humaneval(f"```python\n{body}\n```", doc) == 1.0
+    assert humaneval.score_humaneval(f"```python\n{body}\n```", doc) == 1.0
 
 
 # ----------------------------------------------------------------------------- sandbox judging
@@ -81,29 +82,29 @@ def test_humaneval_program_body_only_is_indented(humaneval_docs):
 @pytest.mark.parametrize("task_id", ["HumanEval/0", "HumanEval/38", "HumanEval/163"])
 def test_canonical_humaneval_solutions_pass(humaneval_docs, task_id):
     doc = humaneval_docs[task_id]
-    assert scoring.score_humaneval(doc["canonical_solution"], doc) == 1.0  # as a completion
+    assert humaneval.score_humaneval(doc["canonical_solution"], doc) == 1.0  # as a completion
     full = f"```python\n{doc['prompt']}{doc['canonical_solution']}```"
-    assert scoring.score_humaneval(full, doc) == 1.0  # as a whole function in a block
+    assert humaneval.score_humaneval(full, doc) == 1.0  # as a whole function in a block
 
 
 def test_wrong_humaneval_answers_fail(humaneval_docs):
     doc = humaneval_docs["HumanEval/0"]
-    assert scoring.score_humaneval("```python\ndef has_close_elements(numbers, threshold):\n"
+    assert humaneval.score_humaneval("```python\ndef has_close_elements(numbers, threshold):\n"
                                    "    return True\n```", doc) == 0.0
-    assert scoring.score_humaneval("I do not know.", doc) == 0.0
-    assert scoring.judge_humaneval("```python\nwhile True: pass\n```", doc, timeout=2).status == "timeout"
+    assert humaneval.score_humaneval("I do not know.", doc) == 0.0
+    assert humaneval.judge_humaneval("```python\nwhile True: pass\n```", doc, timeout=2).status == "timeout"
 
 
 def test_mbpp_reference_and_wrong_code():
-    assert scoring.score_mbpp(f"```python\n{MBPP_DOC['code']}\n```", MBPP_DOC) == 1.0
-    assert scoring.score_mbpp("```python\ndef similar_elements(a, b):\n    return ()\n```", MBPP_DOC) == 0.0
-    assert scoring.score_mbpp("The answer is a set intersection.", MBPP_DOC) == 0.0
+    assert mbpp.score_mbpp(f"```python\n{MBPP_DOC['code']}\n```", MBPP_DOC) == 1.0
+    assert mbpp.score_mbpp("```python\ndef similar_elements(a, b):\n    return ()\n```", MBPP_DOC) == 0.0
+    assert mbpp.score_mbpp("The answer is a set intersection.", MBPP_DOC) == 0.0
 
 
 def test_mbpp_reference_solutions_of_real_test_docs(mbpp_test_docs):
     docs = mbpp_test_docs[:4] + [d for d in mbpp_test_docs if d["test_setup_code"].strip()][:1]
     for doc in docs:
-        assert scoring.score_mbpp(f"```python\n{doc['code']}\n```", doc) == 1.0, doc["task_id"]
+        assert mbpp.score_mbpp(f"```python\n{doc['code']}\n```", doc) == 1.0, doc["task_id"]
 
 
 def test_sandbox_error_is_raised_not_scored_zero(monkeypatch):
@@ -117,7 +118,7 @@ def test_sandbox_error_is_raised_not_scored_zero(monkeypatch):
 
     monkeypatch.setattr(t2eval.sandbox, "check_mbpp", broken)
     with pytest.raises(scoring.SandboxFailure, match="bubblewrap is gone"):
-        scoring.score_mbpp(MBPP_DOC["code"], MBPP_DOC)
+        mbpp.score_mbpp(MBPP_DOC["code"], MBPP_DOC)
     assert len(calls) == 2  # retried once
 
 
@@ -144,7 +145,7 @@ def test_pass_at_k_rejects_bad_arguments():
 def test_code_pass_at_k_judges_every_sample():
     right = f"```python\n{MBPP_DOC['code']}\n```"
     wrong = "```python\ndef similar_elements(a, b):\n    return ()\n```"
-    got = scoring.code_pass_at_k([right, wrong, wrong, wrong], MBPP_DOC, "mbpp", (1, 2))
+    got = scoring.code_pass_at_k([right, wrong, wrong, wrong], MBPP_DOC, mbpp.judge_mbpp, (1, 2))
     assert got == {"pass_at_1": 0.25, "pass_at_2": pytest.approx(0.5)}
 
 
@@ -152,10 +153,10 @@ def test_code_pass_at_k_judges_every_sample():
 
 
 def test_code_prefix_opens_a_fence_and_the_function():
-    assert scoring.code_prefix(MBPP_DOC) == "```python\ndef similar_elements(a, b):\n    "
+    assert mbpp.code_prefix(MBPP_DOC) == "```python\ndef similar_elements(a, b):\n    "
     doc = {**MBPP_DOC, "code": "import re\r\nimport math\r\ndef helper(x):\r\n  return x\r\n"
                                "def similar_elements(a, b):\r\n  return tuple(set(a) & set(b))"}
-    assert scoring.code_head(doc) == "import re\nimport math\ndef similar_elements(a, b):\n"  # no helper leaked
+    assert mbpp.code_head(doc) == "import re\nimport math\ndef similar_elements(a, b):\n"  # no helper leaked
 
 
 def test_strip_top_level_keeps_definitions_and_drops_example_calls():
@@ -171,28 +172,29 @@ def test_strip_top_level_keeps_definitions_and_drops_example_calls():
 def test_reference_format_completions(humaneval_docs, task_id):
     doc = humaneval_docs[task_id]
     body = doc["canonical_solution"]
-    assert scoring.score_humaneval(body + "\n\nprint(1 / 0)\n", doc, completion=True) == 1.0  # example call stripped
-    assert scoring.score_humaneval(" " + body.lstrip(" ") + "```\nExplanation...", doc, completion=True) == 1.0
-    assert scoring.score_humaneval("return None\n", doc, completion=True) == 0.0
+    assert humaneval.score_humaneval(body + "\n\nprint(1 / 0)\n", doc, completion=True) == 1.0  # example call stripped
+    assert humaneval.score_humaneval(" " + body.lstrip(" ") + "```\nExplanation...", doc, completion=True) == 1.0
+    assert humaneval.score_humaneval("return None\n", doc, completion=True) == 0.0
 
 
 def test_mbpp_reference_format_completion():
-    assert scoring.score_mbpp(" return tuple(set(a) & set(b))\n\nprint(similar_elements((1,), (1,)))\n```",
+    assert mbpp.score_mbpp(" return tuple(set(a) & set(b))\n\nprint(similar_elements((1,), (1,)))\n```",
                               MBPP_DOC, completion=True) == 1.0
-    assert scoring.score_mbpp("return ()\n```", MBPP_DOC, completion=True) == 0.0
+    assert mbpp.score_mbpp("return ()\n```", MBPP_DOC, completion=True) == 0.0
 
 
 def test_training_references_are_completions_that_pass(mbpp_test_docs):
     """mbpp_t2 trains in the reference format: its prompts end with the prefilled head and the
     SFT reference (the reference solution as a completion; tab-indented ones included) passes."""
-    from t2eval.train.data import build_task, mbpp_completion
+    from t2eval.benchmarks.mbpp import mbpp_completion
+    from t2eval.train.data import build_task
 
     task = build_task("mbpp_t2", data_dir=str(data_dir()))
     docs = task.train_docs[:12] + [d for d in task.train_docs if "\t" in d["code"]][:3]
     for doc in docs:
         assert task.reference(doc) == mbpp_completion(doc) and task.reference(doc).endswith("```")
-        assert scoring.score_mbpp(task.reference(doc), doc, completion=True) == 1.0, doc["task_id"]
-    assert task.render(docs[0], None if task.chat is False else _Chat()).endswith(scoring.code_prefix(docs[0]))
+        assert mbpp.score_mbpp(task.reference(doc), doc, completion=True) == 1.0, doc["task_id"]
+    assert task.render(docs[0], None if task.chat is False else _Chat()).endswith(mbpp.code_prefix(docs[0]))
     assert "```" in task.stop
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, data_dir
-from t2eval import scoring
+from t2eval.benchmarks import dispatch, mbpp
+from t2eval.benchmarks.math import math_gold
 
 NEW_TASKS = ("math", "math500", "mbpp_t2", "humaneval_t2", "dispatch_t2",
              "mbpp_t2_pass_at_k", "humaneval_t2_pass_at_k")
@@ -83,7 +84,7 @@ def test_math_docs(tasks):
     for doc in _docs(task):
         prompt = task.doc_to_text(doc)
         assert prompt.startswith(doc["problem"]) and "\\boxed{}" in prompt
-        assert task.doc_to_target(doc) == scoring.math_gold(doc)
+        assert task.doc_to_target(doc) == math_gold(doc)
         assert f"\\boxed{{{task.doc_to_target(doc)}}}" in doc["solution"]
         result = task.process_results(doc, [f"So the answer is $\\boxed{{{task.doc_to_target(doc)}}}$."])
         assert result == {"exact_match": 1.0}
@@ -107,7 +108,7 @@ def test_mbpp_docs(tasks):
     assert doc["text"] in prompt and doc["test_list"][0] in prompt and "```python" in prompt
     assert doc["test_list"][1] not in prompt  # only the first assert is shown
     assert task.doc_to_target(doc) == doc["code"]
-    assert task.doc_to_prefix(doc) == scoring.code_prefix(doc)  # the reference format's prefilled start
+    assert task.doc_to_prefix(doc) == mbpp.code_prefix(doc)  # the reference format's prefilled start
     assert doc["gen_prefix"].startswith("```python\ndef remove_Occ(")
     body = doc["code"].replace("\r\n", "\n").split("\n", 1)[1]   # the reference body as a completion
     assert task.process_results(doc, [body + "\n```\nIt removes both ends."]) == {"pass_at_1": 1.0}
@@ -150,11 +151,11 @@ def test_dispatch_pool_is_fixed_balanced_and_from_test_splits(tasks, offline_env
 
     docs = list(tasks["dispatch_t2"].test_docs())
     assert docs == dispatch_pool(100, 1234)  # deterministic
-    by_source = {s: [d for d in docs if d["source"] == s] for s in scoring.DISPATCH_LABELS}
+    by_source = {s: [d for d in docs if d["source"] == s] for s in dispatch.DISPATCH_LABELS}
     assert {s: len(v) for s, v in by_source.items()} == {"gsm8k": 100, "mbpp": 100, "arc_easy": 100}
     assert {s: {d["label"] for d in v} for s, v in by_source.items()} == {
         "gsm8k": {"math"}, "mbpp": {"code"}, "arc_easy": {"reasoning"}}
-    assert {d["source"] for d in docs[:10]} == set(scoring.DISPATCH_LABELS)  # shuffled: --limit sees all
+    assert {d["source"] for d in docs[:10]} == set(dispatch.DISPATCH_LABELS)  # shuffled: --limit sees all
     for source, field in (("gsm8k", "question"), ("mbpp", "text"), ("arc_easy", "question")):
         rows = load_split(source, "test")
         doc = by_source[source][0]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from t2eval import scoring
+from t2eval.benchmarks import math as math_bench
 from t2eval.math_equiv import MathChecker, is_equivalent, last_boxed, normalize_answer
 
 
@@ -123,10 +123,10 @@ MATH500_DOC = {"problem": "Where?", "solution": r"... $\boxed{(3, \frac{\pi}{2})
 
 
 def test_math_gold():
-    assert scoring.math_gold(MATH_DOC) == r"\frac{1}{2}"  # the LAST box of the solution
-    assert scoring.math_gold(MATH500_DOC) == r"\left( 3, \frac{\pi}{2} \right)"  # the answer field
+    assert math_bench.math_gold(MATH_DOC) == r"\frac{1}{2}"  # the LAST box of the solution
+    assert math_bench.math_gold(MATH500_DOC) == r"\left( 3, \frac{\pi}{2} \right)"  # the answer field
     with pytest.raises(ValueError, match="without a reference answer"):
-        scoring.math_gold({"problem": "p", "solution": "no box"})
+        math_bench.math_gold({"problem": "p", "solution": "no box"})
 
 
 @pytest.mark.parametrize("response, score", [
@@ -138,9 +138,9 @@ def test_math_gold():
     ("", 0.0),
 ])
 def test_score_math(response, score):
-    assert scoring.score_math(response, MATH_DOC) == score
+    assert math_bench.score_math(response, MATH_DOC) == score
 
 
 def test_score_math500():
-    assert scoring.score_math500(r"So $(r,\theta) = \boxed{(3, \pi/2)}$", MATH500_DOC) == 1.0
-    assert scoring.score_math500(r"$\boxed{(3, \pi)}$", MATH500_DOC) == 0.0
+    assert math_bench.score_math500(r"So $(r,\theta) = \boxed{(3, \pi/2)}$", MATH500_DOC) == 1.0
+    assert math_bench.score_math500(r"$\boxed{(3, \pi)}$", MATH500_DOC) == 0.0

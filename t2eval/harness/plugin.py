@@ -32,10 +32,10 @@ MODEL_TARGET = "t2eval.harness:T2LM"
 
 
 def task_dir() -> Path:
-    """The folder holding t2eval's lm-eval task YAMLs."""
-    import t2eval.task_configs
+    """The folder holding t2eval's lm-eval task YAMLs (:func:`t2eval.benchmarks.task_dir`)."""
+    from ..benchmarks import task_dir as folder
 
-    return Path(t2eval.task_configs.__file__).parent
+    return folder()
 
 
 def register_model(registry_module) -> None:

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 from ..jsonl import plain_name, read_jsonl
+from ..dispatch import LABELS
 from .runs import Score, read_results
 
-LABELS = ("code", "math", "reasoning", "others")
 
 
 def dispatch_counts(samples: list[Path], scores: list[Score]) -> dict[str, Counter]:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ..harness.tasks import lm_eval_task  # noqa: F401  (the trainer's door into lm-eval's tasks)
 from .objective import response_log_softmax, sequence_logp
 from .rollout import left_pad, pad_id, pair_rows, position_ids
 

@@ -1,11 +1,13 @@
 """Training tasks: the evaluation's own prompts, stop strings and scorers.
 
-A task name is an lm-eval task of ``task_configs/`` with a ``training_split`` (``gsm8k_t2``,
-``mbpp_t2``, ``arc_easy_t2``, ``arc_challenge_t2``, ``math``), or ``cls`` (the pass-1
-classification task pooled from gsm8k / mbpp / arc_easy), or ``module:function`` returning
-a :class:`TrainTask` (used by the tests' toy task).
+A task name is an lm-eval task of ``task_configs/`` whose benchmark (:mod:`t2eval.benchmarks`)
+has a training split (``gsm8k_t2``, ``arith_t2``, ``mbpp_t2``, ``arc_easy_t2``,
+``arc_challenge_t2``, ``math``), or ``cls`` (the pass-1 classification task pooled from gsm8k /
+mbpp / arc_easy), or ``module:function`` returning a :class:`TrainTask` (used by the tests' toy
+task), or a stock lm-eval multiple-choice task (``--objective choice``).
 
-Prompts are rendered exactly as ``lm_eval ... --apply_chat_template`` renders them: the task's
+The benchmark gives the prompt, reward, SFT reference, label and data source; prompts are
+rendered exactly as ``lm_eval ... --apply_chat_template`` renders them: the benchmark's
 ``doc_to_text`` as the only user turn of the tokenizer's chat template, with the generation
 prompt; generation stops at the YAML's ``generation_kwargs.until``. The training split is
 halved into train / validation with a seeded shuffle (``val_split="half"``, the paper's recipe),
@@ -17,16 +19,13 @@ from __future__ import annotations
 
 import importlib
 import random
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import yaml
 
-LABELS = {"gsm8k": "math", "arith": "math", "math": "math", "mbpp": "code", "arc_easy": "reasoning",
-          "arc_challenge": "reasoning"}
-
+from t2eval.benchmarks import BENCHMARKS, Benchmark, label_of_task, task_dir
+from t2eval.benchmarks.mbpp import score_mbpp_batch  # noqa: F401  (re-exported: the MBPP reward)
 
 HALF = "half"  # val_split: the training split halved (seeded), the paper's recipe
 
@@ -77,20 +76,14 @@ class _YamlLoader(yaml.SafeLoader):
 _YamlLoader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
 
 
-def task_configs_dir() -> Path:
-    import t2eval.task_configs as pkg
-
-    return Path(pkg.__file__).parent
-
-
 def config_task_names() -> list[str]:
     """The lm-eval tasks of t2eval's task_configs/ (YAMLs not starting with ``_``)."""
-    return sorted(p.stem for p in task_configs_dir().glob("*.yaml") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in task_dir().glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def read_task_yaml(task: str) -> dict:
     """The merged YAML of an lm-eval task of task_configs/ (``include`` resolved)."""
-    folder = task_configs_dir()
+    folder = task_dir()
     path = folder / f"{task}.yaml"
     if not path.is_file():
         raise TaskError(f"unknown task '{task}'; trainable tasks come from {folder}: "
@@ -100,14 +93,6 @@ def read_task_yaml(task: str) -> dict:
         base = yaml.load((folder / config.pop("include")).read_text(), Loader=_YamlLoader) or {}
         config = {**base, **config}
     return config
-
-
-def _function(ref) -> Callable:
-    """Resolve ``("!function", "utils.name")`` to the function in task_configs/utils.py."""
-    if not (isinstance(ref, tuple) and ref[0] == "!function"):
-        raise TaskError(f"expected a !function reference, got {ref!r}")
-    module, attr = ref[1].rsplit(".", 1)
-    return getattr(importlib.import_module(f"t2eval.task_configs.{module}"), attr)
 
 
 def halve(docs: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
@@ -124,14 +109,15 @@ def _load_train_split(dataset: str, data_dir: str | None, split: str = "train") 
     return [dict(row) for row in load_split(dataset, split, data_dir=data_dir)]
 
 
-def _train_val(dataset: str, config: dict, seed: int, data_dir: str | None,
+def _train_val(bench: Benchmark, seed: int, data_dir: str | None,
                val_split: str) -> tuple[list[dict], list[dict]]:
-    """Train / validation documents of a task YAML's dataset: the training split halved, or
-    whole with ``val_split`` as validation (never the YAML's test split)."""
-    train = _load_train_split(dataset, data_dir, config.get("training_split") or "train")
+    """Train / validation documents of a benchmark's dataset: the training split halved, or
+    whole with ``val_split`` as validation (never the test split)."""
+    dataset = bench.dataset
+    train = _load_train_split(dataset, data_dir, bench.train_split)
     if val_split == HALF:
         return halve(train, seed)
-    if val_split == config.get("test_split"):
+    if val_split == bench.test_split:
         raise TaskError(f"val_split={val_split!r} is the test split of {dataset}; the test split is never "
                         "read in training (use val_split=half or the dataset's validation split)")
     from t2eval.data import UnknownSplitError
@@ -140,74 +126,6 @@ def _train_val(dataset: str, config: dict, seed: int, data_dir: str | None,
         return train, _load_train_split(dataset, data_dir, val_split)
     except UnknownSplitError as err:
         raise TaskError(f"val_split={val_split!r}: {err}") from err
-
-
-# ----------------------------------------------------------------------------- scorers
-
-
-def _per_doc(scorer) -> Callable[[list[str], list[dict]], list[float]]:
-    return lambda responses, docs: [float(scorer(r, d)) for r, d in zip(responses, docs)]
-
-
-def score_mbpp_batch(responses: list[str], docs: list[dict]) -> list[float]:
-    """MBPP rewards for a batch of completions of the prefilled head (the reference format),
-    judged in parallel boxes (``check_many``)."""
-    from t2eval import scoring
-    from t2eval.sandbox import check_many
-
-    verdicts = check_many([lambda r=r, d=d: scoring.judge_mbpp(r, d, completion=True)
-                           for r, d in zip(responses, docs)])
-    for verdict in verdicts:
-        scoring._surface(verdict, "an MBPP rollout")
-    return [float(v.passed) for v in verdicts]
-
-
-def _scorer(dataset: str):
-    from t2eval import scoring
-
-    table = {"gsm8k": _per_doc(scoring.score_gsm8k), "arith": _per_doc(scoring.score_gsm8k), "math": _per_doc(scoring.score_math),
-             "arc_easy": _per_doc(scoring.score_arc), "arc_challenge": _per_doc(scoring.score_arc),
-             "mbpp": score_mbpp_batch}
-    if dataset not in table:
-        raise TaskError(f"no training reward for dataset '{dataset}'")
-    return table[dataset]
-
-
-# ----------------------------------------------------------------------------- references (sft)
-
-
-_CALC = re.compile(r"<<[^>]*>>")
-
-
-def gsm8k_reference(doc: dict) -> str:
-    """The GSM8K solution without calculator annotations, ending as the prompt asks."""
-    body, _, answer = doc["answer"].partition("####")
-    return f"{_CALC.sub('', body).strip()}\nThe answer is {answer.strip()}."
-
-
-def mbpp_completion(doc: dict) -> str:
-    """The reference solution as a completion of ``scoring.code_prefix(doc)``: the tested
-    function's body (re-indented to 4 spaces, its first line's indentation prefilled) and
-    whatever follows it, then the closing fence."""
-    from t2eval import scoring
-
-    lines, start = scoring.mbpp_solution_lines(doc)
-    if start is None:
-        return "pass\n```"
-    body = lines[start + 1:]
-    first = next((line for line in body if line.strip()), "    pass")
-    width = len(first) - len(first.lstrip(" "))
-    out = [scoring.BODY_INDENT + line[width:] if width and line.startswith(" " * width) else line for line in body]
-    return "\n".join(out).lstrip(" ") + "\n```"
-
-
-def _reference(dataset: str):
-    from t2eval import scoring
-
-    return {"gsm8k": gsm8k_reference, "arith": gsm8k_reference,
-            "math": lambda d: d["solution"],
-            "mbpp": mbpp_completion,
-            "arc_easy": scoring.arc_gold_letter, "arc_challenge": scoring.arc_gold_letter}.get(dataset)
 
 
 # ----------------------------------------------------------------------------- building tasks
@@ -223,26 +141,23 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split:
         return getattr(importlib.import_module(module), attr)(seed=seed, data_dir=data_dir)
     if name == "cls":
         return build_cls_task(seed, data_dir)
-    if not (task_configs_dir() / f"{name}.yaml").is_file():
+    if not (task_dir() / f"{name}.yaml").is_file():
         return build_choice_task(name, seed, data_dir, val_split)
-    config = read_task_yaml(name)
-    if not config.get("training_split"):
+    config = read_task_yaml(name)  # the evaluation's generation settings
+    bench = BENCHMARKS.get(name)  # every task YAML has one (tests/test_benchmarks.py)
+    if not bench.train_split:
+        trainable = [n for n in BENCHMARKS if BENCHMARKS.get(n).trainable]
         raise TaskError(f"task '{name}' has no training split (its YAML sets only "
-                        f"test_split={config.get('test_split')!r}); train on gsm8k_t2, mbpp_t2, "
-                        "arc_easy_t2, arc_challenge_t2, math or cls, and evaluate on this one")
-    dataset = (config.get("dataset_kwargs") or {}).get("dataset") or config.get("dataset_name")
-    if dataset not in LABELS:
-        raise TaskError(f"task '{name}' (dataset {dataset!r}) has no training reward; "
-                        f"supported datasets: {', '.join(LABELS)}")
+                        f"test_split={bench.test_split!r}); train on {', '.join(trainable)} or cls, "
+                        "and evaluate on this one")
+    if bench.score is None:
+        raise TaskError(f"task '{name}' (dataset {bench.dataset!r}) has no training reward")
     gen = config.get("generation_kwargs") or {}
-    train, val = _train_val(dataset, config, seed, data_dir, val_split)
-    prefix = None
-    if config.get("gen_prefix"):  # the code tasks' reference format: the answer starts prefilled
-        from t2eval.scoring import code_prefix as prefix
-    return TrainTask(name=name, label=LABELS[dataset], prompt=_function(config["doc_to_text"]),
-                     score=_scorer(dataset), train_docs=train, val_docs=val,
+    train, val = _train_val(bench, seed, data_dir, val_split)
+    return TrainTask(name=name, label=bench.label, prompt=bench.prompt, score=bench.rewards,
+                     train_docs=train, val_docs=val,
                      stop=list(gen.get("until") or []), max_gen_toks=int(gen.get("max_gen_toks", 256)),
-                     reference=_reference(dataset), prefix=prefix)
+                     reference=bench.reference, prefix=bench.prefix)
 
 
 def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
@@ -250,7 +165,8 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
     """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
     ``--objective choice``: its training split halved into train / validation, every document
     as the requests lm-eval scores (:mod:`t2eval.train.choice`). Its test split is never read."""
-    from .choice import choice_item, lm_eval_task
+    from ..harness.tasks import lm_eval_task
+    from .choice import choice_item
 
     task = lm_eval_task(name)  # offline: its data comes from `t2eval data import DIR`
     if task is None:
@@ -284,24 +200,21 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
         known, found = items.get(id(doc), (None, None))
         return found if known is doc else choice_item(task, doc)  # any other document: built now
 
-    label = next((lab for prefix, lab in LABELS.items() if name.startswith(prefix)), "reasoning")
-    return TrainTask(name=name, label=label, prompt=lambda d: item(d).pairs[0][0], score=None,
+    return TrainTask(name=name, label=label_of_task(name), prompt=lambda d: item(d).pairs[0][0], score=None,
                      train_docs=train, val_docs=val, max_gen_toks=0, chat=False, choice=item)
 
 
-CLS_SOURCES = ("gsm8k_t2", "mbpp_t2", "arc_easy_t2")
-
-
 def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
-    """The classification task of z_c: the three expert tasks' train/validation halves as
-    pass-1 prompts (the backend's ``classification_prompt(question_of(doc))``) with gold
-    labels math / code / reasoning, balanced per label, shuffled. Reward: ``score_dispatch``."""
-    from t2eval.dispatch import classification_prompt, question_of
-    from t2eval.dispatch import PASS1_GEN
+    """The classification task of z_c (benchmark ``dispatch_t2``): the source expert tasks'
+    train/validation halves as pass-1 prompts (the backend's
+    ``classification_prompt(question_of(doc))``) with gold labels math / code / reasoning,
+    balanced per label, shuffled. Reward: ``score_dispatch``."""
+    from t2eval.benchmarks.dispatch import DISPATCH, SOURCES
+    from t2eval.dispatch import PASS1_GEN, question_of
 
     parts: dict[str, list[list[dict]]] = {"train": [], "val": []}
-    for source in CLS_SOURCES:
-        task = build_task(source, seed, data_dir)
+    for source in SOURCES:
+        task = build_task(source.name, seed, data_dir)
         for split, docs in (("train", task.train_docs), ("val", task.val_docs)):
             parts[split].append([{"question": question_of(d, task.prompt(d)), "label": task.label}
                                  for d in docs])
@@ -312,12 +225,10 @@ def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
         random.Random(f"t2eval-cls:{seed}:{split}").shuffle(rows)
         pooled[split] = rows
 
-    from t2eval.scoring import score_dispatch
-
-    return TrainTask(name="cls", label="cls", prompt=lambda d: classification_prompt(d["question"]),
-                     score=_per_doc(score_dispatch), train_docs=pooled["train"], val_docs=pooled["val"],
+    return TrainTask(name="cls", label=DISPATCH.label, prompt=DISPATCH.prompt,
+                     score=DISPATCH.rewards, train_docs=pooled["train"], val_docs=pooled["val"],
                      stop=list(PASS1_GEN["until"]), max_gen_toks=int(PASS1_GEN["max_gen_toks"]),
-                     reference=lambda d: f"Classification: \\boxed{{{d['label']}}}", choice=cls_choice)
+                     reference=DISPATCH.reference, choice=cls_choice)
 
 
 def cls_choice(doc: dict, tokenizer, layout: str = "system"):
