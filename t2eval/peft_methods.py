@@ -12,7 +12,10 @@ DoRA is ``LoraConfig(use_dora=True)``; IA3 uses PEFT's own defaults for Llama-st
 from __future__ import annotations
 
 METHODS = ("lora", "dora", "ia3")  # the PEFT baselines
-TRAIN_METHODS = ("svf", *METHODS)  # what `t2eval train --method` trains (plus the alias lora-rl)
+TRAIN_METHODS = ("svf", *METHODS)  # what `t2eval train --method` trains (plus the ALIASES)
+#: `t2eval train --method` names that stand for settings: lora-rl, the paper's RL ablation
+#: (REINFORCE driving LoRA)
+ALIASES = {"lora-rl": {"method": "lora", "objective": "rl"}}
 
 DEFAULT_MODULES = {"lora": ("q_proj", "v_proj"), "dora": ("q_proj", "v_proj"),
                    "ia3": ("k_proj", "v_proj", "down_proj")}
@@ -36,16 +39,32 @@ def parse_modules(modules: str | list[str] | tuple[str, ...] | None, method: str
     return [m.strip() for m in modules if m.strip()]
 
 
+def _lora(targets: list[str], rank: int, alpha: int, dropout: float, use_dora: bool = False):
+    from peft import LoraConfig
+
+    return LoraConfig(task_type="CAUSAL_LM", r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                      target_modules=targets, use_dora=use_dora)
+
+
+def _dora(targets: list[str], rank: int, alpha: int, dropout: float):
+    return _lora(targets, rank, alpha, dropout, use_dora=True)
+
+
+def _ia3(targets: list[str], rank: int, alpha: int, dropout: float):
+    from peft import IA3Config
+
+    feedforward = [m for m in targets if m.endswith(FEEDFORWARD)]
+    return IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=feedforward)
+
+
+#: method -> builder of its PEFT config (targets, rank, alpha, dropout); IA3 has no rank
+_BUILDERS = {"lora": _lora, "dora": _dora, "ia3": _ia3}
+
+
 def peft_config(method: str, modules=None, rank: int = 16, alpha: int = 32, dropout: float = 0.0):
     """The PEFT config of ``method`` on ``modules`` (task type causal LM)."""
-    from peft import IA3Config, LoraConfig
-
     targets = parse_modules(modules, method)
-    if check_method(method) == "ia3":
-        feedforward = [m for m in targets if m.endswith(FEEDFORWARD)]
-        return IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=feedforward)
-    return LoraConfig(task_type="CAUSAL_LM", r=rank, lora_alpha=alpha, lora_dropout=dropout,
-                      target_modules=targets, use_dora=method == "dora")
+    return _BUILDERS[check_method(method)](targets, rank, alpha, dropout)
 
 
 def describe(config) -> dict:

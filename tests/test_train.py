@@ -473,9 +473,8 @@ def test_lora_rl_is_reinforce_on_lora_with_kl_against_the_disabled_adapter(tmp_p
 
 def test_validation_ties_are_broken_by_reference_nll(tmp_path):
     trainer = run(tmp_path, "tie")
-    trainer.validate = lambda: 0.0                       # a task the model never solves
     nlls = iter([2.0, 1.5, 1.7])
-    trainer.validation_nll = lambda: next(nlls)
+    trainer.objective.validate = lambda run, docs: (0.0, next(nlls))  # a task the model never solves
     for step in (0, 1, 2):
         trainer._evaluate(step)
     assert trainer.best_step == 1 and trainer.best_nll == 1.5 and trainer.since_best == 1

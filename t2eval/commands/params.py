@@ -7,6 +7,8 @@ import click
 from ..models import DEFAULT_MODEL
 from ..peft_methods import METHODS as PEFT_METHODS
 
+DEFAULT_PEFT = PEFT_METHODS[0]  # lora: what --lora-rank counts unless --method says otherwise
+
 
 @click.command()
 @click.option("--model", "model_name", default=DEFAULT_MODEL, show_default=True,
@@ -16,7 +18,7 @@ from ..peft_methods import METHODS as PEFT_METHODS
 @click.option("--lora-modules", default=None,
               help="Comma-separated module names for the PEFT adapter [lora/dora: q_proj,v_proj; "
                    "ia3: k_proj,v_proj,down_proj].")
-@click.option("--method", type=click.Choice(list(PEFT_METHODS)), default="lora", show_default=True,
+@click.option("--method", type=click.Choice(list(PEFT_METHODS)), default=DEFAULT_PEFT, show_default=True,
               help="PEFT method counted with --lora-rank (ia3 ignores the rank).")
 def params(model_name, targets, lora_rank, lora_modules, method):
     """Print the exact number of trainable parameters (an integer on stdout).
@@ -27,7 +29,7 @@ def params(model_name, targets, lora_rank, lora_modules, method):
     from ..params import meta_model, peft_param_count, svf_param_count
     from ..svf.targets import TargetError
 
-    use_peft = lora_rank is not None or method != "lora"
+    use_peft = lora_rank is not None or method != DEFAULT_PEFT  # another --method asks for a PEFT count too
     if (targets is not None) == use_peft:
         raise click.UsageError("give exactly one of --targets (SVF) or --lora-rank/--method (PEFT)")
     model = meta_model(model_name)

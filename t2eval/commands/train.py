@@ -97,10 +97,13 @@ def run_training(task, overrides, *, method, model, targets, preset, config_file
         click.echo(f"{key}={r.expert.provenance[key]:g}: status={r.status} steps={r.steps_done} "
                    f"base_val={_fmt(r.base_val)} best_val={_fmt(r.best_val)} (step {r.best_step}) -> {r.run_dir}",
                    err=True)
-    what = "expert" if cfg.method == "svf" else f"{cfg.method} adapter"
-    chosen = output or f"{run_dir}/{'expert.safetensors' if cfg.method == 'svf' else 'adapter'}"
-    click.echo(f"{what} '{best.expert.name}' (label {best.expert.label}, {key}={best.expert.provenance[key]:g}, "
-               f"val {_fmt(best.best_val)} vs base {_fmt(best.base_val)}) written to {chosen}")
+    from ..train.policy import METHODS
+
+    trained = METHODS.get(cfg.method)  # its artifact: an expert file, or a PEFT adapter folder
+    chosen = output or f"{run_dir}/{trained.artifact_name}"
+    click.echo(f"{trained.artifact_kind} '{best.expert.name}' (label {best.expert.label}, "
+               f"{key}={best.expert.provenance[key]:g}, val {_fmt(best.best_val)} vs base {_fmt(best.base_val)}) "
+               f"written to {chosen}")
 
 
 def _fmt(value) -> str:

@@ -22,7 +22,8 @@ from pathlib import Path
 import yaml
 
 from ..models import DEFAULT_MODEL
-from ..peft_methods import TRAIN_METHODS as METHODS
+from ..peft_methods import ALIASES
+from .policy import METHODS
 
 
 class ConfigError(ValueError):
@@ -99,10 +100,12 @@ class TrainConfig:
         return 0.5 if self.param == "sigmoid" else 1.0
 
     def validate(self) -> "TrainConfig":
+        from .objectives import OBJECTIVES  # (here: that module imports this one)
+
         if not self.task:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
-        choices = {"objective": ("rl", "sft", "choice"), "choice_estimator": ("expectation", "sample"),
-                   "choice_norm": ("acc", "acc_norm"), "param": ("raw", "sigmoid"), "method": METHODS,
+        choices = {"objective": OBJECTIVES.names(), "choice_estimator": ("expectation", "sample"),
+                   "choice_norm": ("acc", "acc_norm"), "param": ("raw", "sigmoid"), "method": METHODS.names(),
                    "baseline": ("none", "mean", "loo"), "logp": ("sum", "mean"), "engine": ("hf", "vllm"),
                    "kl_norm": ("per_token", "per_sequence")}
         for key, allowed in choices.items():
@@ -122,16 +125,15 @@ class TrainConfig:
             raise ConfigError(f"param=sigmoid needs 0 < init < 1, got init={self.init}")
         if self.temperature <= 0:
             raise ConfigError("temperature must be > 0 (sampling is required for REINFORCE)")
-        if self.objective == "choice" and self.method != "svf":
-            raise ConfigError(f"--objective choice trains SVF experts; method={self.method} has its own "
-                              "objectives (rl, sft)")
+        method = METHODS.get(self.method)
+        OBJECTIVES.get(self.objective).check_config(self, method)
         if self.init_expert is not None:
-            if self.method != "svf":
+            if not method.starts_from_expert:
                 raise ConfigError(f"init_expert starts SVF z vectors; method={self.method} has none")
             if not Path(self.init_expert).is_file():
                 raise ConfigError(f"init_expert={self.init_expert!r}: no such file (an expert .safetensors, "
                                   "e.g. runs/train/<run>/expert.safetensors)")
-        if self.engine == "vllm" and self.method != "svf":
+        if self.engine == "vllm" and not method.supports_vllm:
             raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
                               "trains with engine=hf")
         from ..distributed import launched_world_size
@@ -185,10 +187,6 @@ CPU_CHOICE_OVERRIDES: dict = {"steps": 100, "batch_size": 16, "micro_batch": 8, 
 #: cls (pass 1 in score mode, ~250-token prompts): smaller micro-batches (memory) and validation
 CPU_CHOICE_TASK_OVERRIDES: dict[str, dict] = {
     "cls": {"steps": 40, "micro_batch": 4, "val_size": 120, "eval_every": 10, "eval_batch": 8}}
-
-#: The LoRA recipe's optimisation (PEFT methods): lr and clip norm of community practice for
-#: LoRA (the paper sweeps both); they replace the SVF values unless set explicitly.
-PEFT_DEFAULTS: dict = {"lr": 2e-4, "clip": 1.0}
 
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
@@ -248,7 +246,11 @@ def _override_dict(overrides) -> dict:
 
 def build_config(task: str, preset: str | None = None, config_file: str | Path | None = None,
                  options: dict | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
-    """Merge defaults, a preset, a YAML/JSON file, options and ``key=value`` overrides."""
+    """Merge defaults, a preset, a YAML/JSON file, options and ``key=value`` overrides. The
+    method's own ``defaults`` (PEFT methods: the LoRA recipe's lr and clip) replace the
+    dataclass defaults and the preset's, unless set explicitly."""
+    from .objectives import OBJECTIVES  # (here: that module imports this one)
+
     values: dict = {}
     loaded = None
     if config_file:
@@ -260,13 +262,11 @@ def build_config(task: str, preset: str | None = None, config_file: str | Path |
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset '{preset}'; available: {', '.join(PRESETS)}")
         values.update(PRESETS[preset])
-        if preset == "cpu":
+        if preset == "cpu":  # the objective's cpu settings (an unknown objective: the default's; refused below)
             objective = {**(loaded or {}), **{k: v for k, v in (options or {}).items() if v is not None},
                          **_override_dict(overrides)}.get("objective")
-            if objective == "choice":
-                values.update({**CPU_CHOICE_OVERRIDES, **CPU_CHOICE_TASK_OVERRIDES.get(task, {})})
-            else:
-                values.update(CPU_TASK_OVERRIDES.get(task, {}))
+            known = isinstance(objective, str) and objective in OBJECTIVES
+            values.update(OBJECTIVES.get(objective if known else TrainConfig.objective).cpu_preset(task))
     values.update(loaded or {})
     values.update({k: v for k, v in (options or {}).items() if v is not None})
     if isinstance(overrides, dict):
@@ -277,11 +277,13 @@ def build_config(task: str, preset: str | None = None, config_file: str | Path |
                 raise ConfigError(f"override '{item}' is not of the form key=value")
             key, value = item.split("=", 1)
             values[key.strip()] = value
-    if values.get("method") == "lora-rl":  # the paper's RL ablation: REINFORCE driving LoRA
-        values.update(method="lora", objective="rl")
-    if values.get("method", "svf") != "svf":
+    method = values.get("method", TrainConfig.method)
+    if isinstance(method, str) and method in ALIASES:  # lora-rl: the paper's RL ablation, REINFORCE driving LoRA
+        values.update(ALIASES[method])
+        method = values["method"]
+    if isinstance(method, str) and method in METHODS:  # (an unknown method is refused below)
         explicit = {**(options or {}), **_override_dict(overrides)}
-        values.update({k: v for k, v in PEFT_DEFAULTS.items() if explicit.get(k) is None
+        values.update({k: v for k, v in METHODS.get(method).defaults.items() if explicit.get(k) is None
                        and not (config_file and k in (loaded or {}))})
     values.setdefault("task", task)
     if task:

@@ -1,5 +1,8 @@
-"""The training loop: rollouts, REINFORCE (+KL) or SFT updates of z, validation, early
-stopping, atomic checkpoints, resume, Ctrl-C, and the lambda sweep.
+"""The training loop: updates of the policy's parameters (SVF's z, or a PEFT adapter) by an
+objective (rl, sft, choice: :mod:`t2eval.train.objectives`), validation, early stopping,
+atomic checkpoints, resume, Ctrl-C, and the lambda sweep. The loop never asks which objective
+or method it runs: the objective computes each update's loss and the validation metric, the
+policy (:mod:`t2eval.train.policy`) says what is trained and written.
 
 Data parallel: under ``torchrun --nproc_per_node N -m t2eval.cli train …`` every rank draws the
 same global batch, keeps its shard (documents ``rank::N``), normalises its loss by the global
@@ -36,34 +39,15 @@ import torch
 
 from .. import distributed
 from ..svf import Expert, decompose
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
-from .choice import choice_eval, choice_loss, choice_scores, gold_of
+from .checkpoint import RunFolder, changed_settings, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
-from .objective import micro_loss, reference_nll_sums, response_log_softmax
-from .policy import PeftAdapter, make_policy, save_artifact
-from .rollout import generate, teacher_forced
+from .objective import rl_advantages  # noqa: F401  (re-exported: t2eval.train.loop.rl_advantages)
+from .objectives import OBJECTIVES
+from .policy import METHODS, PeftAdapter, make_policy, save_artifact
 
 TIMING_KEYS = ("sec", "tok_per_s", "gen_sec")
 log = logging.getLogger(__name__)
-
-
-def rl_advantages(rewards: torch.Tensor, baseline: str, samples: int = 1,
-                  batch_mean: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(advantage, kept) per sample. ``none``: the reward; ``mean``: minus the batch mean
-    (``batch_mean``: the global batch's, when ``rewards`` is one data-parallel rank's shard);
-    ``loo``: minus the mean of the other samples of the same prompt (groups of ``samples``
-    consecutive rows), and a group whose rewards are all equal is not kept (zero advantage:
-    no policy signal)."""
-    keep = torch.ones_like(rewards, dtype=torch.bool)
-    if baseline == "mean":
-        return rewards - (rewards.mean() if batch_mean is None else batch_mean), keep
-    if baseline != "loo":
-        return rewards, keep
-    groups = rewards.view(-1, samples)
-    others = (groups.sum(1, keepdim=True) - groups) / (samples - 1)
-    flat = (groups == groups[:, :1]).all(1, keepdim=True).expand_as(groups)
-    return (groups - others).flatten(), ~flat.flatten()
 
 
 class ResumeError(RuntimeError):
@@ -158,6 +142,7 @@ class Trainer:
                  progress: bool = True, on_step: Callable[[int, dict], None] | None = None):
         self.cfg, self.run_dir, self.on_step = cfg, Path(run_dir), on_step
         self.ranks = Ranks()
+        self.folder = RunFolder(run_dir, main=self.ranks.main)
         self.progress = progress and self.ranks.main
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
@@ -170,14 +155,7 @@ class Trainer:
         self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)
         self.train_docs = self.task.train_docs[:cfg.train_size] if cfg.train_size else self.task.train_docs
         self.val_docs = self.task.val_docs[:cfg.val_size] if cfg.val_size else self.task.val_docs
-        self.max_new = int(cfg.max_new_tokens or self.task.max_gen_toks)
-        if cfg.objective == "sft" and self.task.reference is None:
-            raise ConfigError(f"task {self.task.name} has no reference answers for --objective sft")
-        if cfg.objective == "choice" and self.task.choice is None:
-            raise ConfigError(f"--objective choice needs a multiple-choice task (a stock lm-eval one such as "
-                              f"arc_easy, or cls); {self.task.name} is generative: use --objective rl or sft")
-        if cfg.objective != "choice" and self.task.score is None:
-            raise ConfigError(f"task {self.task.name} is a multiple-choice lm-eval task: train it with --objective choice")
+        self.objective = OBJECTIVES.get(cfg.objective)(cfg, self.task)  # refuses a task it cannot train on
         self.policy = make_policy(model, cfg, decomposition, self.progress)
         if self.ranks.rank:  # rank 0 keeps the single-process stream; the others sample their own
             seed_everything(cfg.seed + 7919 * self.ranks.rank)
@@ -231,42 +209,27 @@ class Trainer:
         ranks = state.get("rank_rng")
         set_rng_state(ranks[self.ranks.rank] if ranks and len(ranks) == self.ranks.world else state["rng"])
 
-    @property
-    def ckpt_path(self) -> Path:
-        return self.run_dir / "checkpoint.pt"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.run_dir / "metrics.jsonl"
-
     def _prepare_run_dir(self, resume: bool) -> None:
-        exists = self.ranks.gather(self.ckpt_path.exists())[0]  # rank 0's folder decides for all
-        if self.ranks.world > 1 and exists != self.ckpt_path.exists():
-            raise ResumeError(f"rank {self.ranks.rank} does not see {self.ckpt_path} as rank 0 does: a "
+        ckpt = self.folder.checkpoint
+        exists = self.ranks.gather(ckpt.exists())[0]  # rank 0's folder decides for all
+        if self.ranks.world > 1 and exists != ckpt.exists():
+            raise ResumeError(f"rank {self.ranks.rank} does not see {ckpt} as rank 0 does: a "
                               "data-parallel run needs its run folder on a file system every rank shares")
         if exists:
             if not resume:
                 raise ResumeError(f"{self.run_dir} already holds a run (checkpoint.pt); pass --resume "
                                   "to continue it, or choose another --run-dir")
-            state = load_checkpoint(self.ckpt_path)
+            state = load_checkpoint(ckpt)
             # a setting added since the checkpoint was written counts at its default
-            saved = {**type(self.cfg)().digest_fields(), **state["config"]}
-            mine = self.cfg.digest_fields()
-            diff = sorted(k for k in set(saved) | set(mine) if saved.get(k) != mine.get(k))
+            diff = changed_settings({**type(self.cfg)().digest_fields(), **state["config"]}, self.cfg.digest_fields())
             if diff:
                 raise ResumeError(f"cannot resume {self.run_dir}: settings changed since the checkpoint "
-                                  f"({', '.join(f'{k}: {saved.get(k)!r} -> {mine.get(k)!r}' for k in diff)})")
+                                  f"({', '.join(diff)})")
             self.load_state_dict(state)
-            if self.ranks.main:
-                lines = self.metrics_path.read_text().splitlines(keepends=True) if self.metrics_path.exists() else []
-                self.metrics_path.write_text("".join(lines[:self.metric_lines]))  # drop lines after the checkpoint
             self._log(f"resuming {self.run_dir} after step {self.step}")
-        elif self.ranks.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.metrics_path.write_text("")
-        if self.ranks.main:
-            config = {**self.cfg.to_dict(), **({"data_parallel": self.ranks.world} if self.ranks.world > 1 else {})}
-            (self.run_dir / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+        parallel = {"data_parallel": self.ranks.world} if self.ranks.world > 1 else {}
+        self.folder.start({**self.cfg.to_dict(), **parallel},
+                          self.metric_lines if exists else None)  # resumed: drop metrics after the checkpoint
         if self.ranks.world > 1:
             self._log(f"data parallel: {self.ranks.world} processes, each takes 1/{self.ranks.world} of every "
                       f"batch of {self.cfg.batch_size} (gradients summed across ranks)")
@@ -274,10 +237,7 @@ class Trainer:
 
     def _write_metrics(self, record: dict) -> None:
         self.metric_lines += 1
-        if not self.ranks.main:
-            return
-        with open(self.metrics_path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        self.folder.append(record)
 
     def _log(self, msg: str) -> None:
         if self.progress:
@@ -285,40 +245,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> float:
-        """Greedy accuracy on the validation documents with the current weights (multiple-choice
-        tasks: lm-eval's ``acc`` / ``acc_norm``)."""
-        docs, correct = self.ranks.shard(self.val_docs), 0.0
-        if not self.val_docs:
-            return float("nan")
-        if self.cfg.objective == "choice":
-            return self._choice_validation()[0]
-        with self.policy.adapted():
-            for i in range(0, len(docs), self.cfg.eval_batch):
-                chunk = docs[i:i + self.cfg.eval_batch]
-                out = generate(self.model, self.tokenizer, [self.task.render(d, self.tokenizer) for d in chunk],
-                               self.max_new, self.task.stop, do_sample=False, engine=self.engine)
-                correct += sum(self.task.score(out.texts, chunk))
-        return self.ranks.sum(correct)[0] / len(self.val_docs)
+        """Validation accuracy of the current weights (see the objective's ``validate``)."""
+        return self._validation()[0]
 
-    def validation_nll(self) -> float | None:
-        """Mean per-token NLL of the validation documents' reference answers (None: no references)."""
-        if self.cfg.objective == "choice" and self.val_docs:
-            return self._choice_validation()[1]
-        if self.task.reference is None or not self.val_docs:
-            return None
-        with self.policy.adapted():
-            total, count = reference_nll_sums(self.model, self.tokenizer, self.task, self.ranks.shard(self.val_docs),
-                                              self.cfg.eval_batch)
-        total, count = self.ranks.sum(total, count)
-        return total / max(1, count)
+    def _validation(self) -> tuple[float, float | None]:
+        """(accuracy, NLL or None) on the validation documents (none: nan, None)."""
+        if not self.val_docs:
+            return float("nan"), None
+        return self.objective.validate(self, self.val_docs)
 
     def _evaluate(self, step: int) -> None:
-        """Validation accuracy; ties are broken by the lower reference-answer NLL (a 135M model
-        scores 0 on GSM8K / MBPP validation, where accuracy alone would always keep z = 1)."""
-        if self.cfg.objective == "choice":
-            acc, nll = self._choice_validation() if self.val_docs else (float("nan"), None)
-        else:
-            acc, nll = self.validate(), self.validation_nll()
+        """Validation accuracy; ties are broken by the lower NLL (of the reference answers, or of
+        the gold choice: a 135M model scores 0 on GSM8K / MBPP validation, where accuracy alone
+        would always keep z = 1)."""
+        acc, nll = self._validation()
         if step == 0:
             self.base_val = acc
         best_nll = self.best_nll
@@ -334,82 +274,16 @@ class Trainer:
         self.history.append(record)
         self._write_metrics(record)
 
-    def _choice_validation(self) -> tuple[float, float]:
-        """(accuracy, gold-choice NLL under pi) of the current weights on the validation half."""
-        docs = self.ranks.shard(self.val_docs)
-        with self.policy.adapted():
-            acc, nll = choice_eval(self.model, self.tokenizer, [self.task.choice(d, self.tokenizer) for d in docs],
-                                   self.cfg.choice_norm, self.cfg.eval_batch)
-        correct, nll_sum = self.ranks.sum(acc * len(docs), nll * len(docs))
-        return correct / len(self.val_docs), nll_sum / len(self.val_docs)
-
     # ------------------------------------------------------------------ one update
     def train_step(self, step: int) -> dict:
-        cfg, task, tok = self.cfg, self.task, self.tokenizer
+        """One update: the objective's loss on this rank's share of the next global batch, then
+        clip + AdamW (no policy signal in the whole batch: the schedule alone moves on)."""
         start = time.perf_counter()
-        docs = [self.train_docs[i] for i in self.order.take(cfg.batch_size)]  # the global batch
-        docs = self.ranks.shard(docs)  # this rank's part of it (all of it in one process)
-        if cfg.objective == "choice":
-            return self._choice_step(docs, start)
-        prompts = [task.render(d, tok) for d in docs]
-        device = self.params[0].device
-        stats = {"batch": cfg.batch_size}
-        if cfg.objective == "rl":
-            docs = [d for d in docs for _ in range(cfg.samples)]  # k samples per prompt, grouped
-            prompts = [p for p in prompts for _ in range(cfg.samples)]
-        chunks = [slice(i, i + cfg.micro_batch) for i in range(0, len(docs), cfg.micro_batch)]
-        if cfg.objective == "rl":
-            with self.policy.adapted():
-                batches = [generate(self.model, tok, prompts[c], self.max_new, task.stop, do_sample=True,
-                                    temperature=cfg.temperature, engine=self.engine) for c in chunks]
-            texts = [t for b in batches for t in b.texts]
-            scores = task.score(texts, docs)
-            rewards = torch.tensor([cfg.reward_correct if s == 1 else cfg.reward_wrong for s in scores],
-                                   dtype=torch.float32, device=device)
-            reward_sum, correct, n = self.ranks.sum(float(rewards.sum()), float(sum(scores)), len(scores))
-            advantages, keep = rl_advantages(rewards, cfg.baseline, cfg.samples, batch_mean=reward_sum / n)
-            kept = self.ranks.sum(int(keep.sum()))[0]
-            stats.update(reward=reward_sum / n, acc=correct / n, samples=int(n), kept=int(kept))
-            work = [(b.select(keep[c]), advantages[c][keep[c]]) for c, b in zip(chunks, batches) if keep[c].any()]
-        else:
-            work = [(teacher_forced(tok, prompts[c], [task.reference(d) for d in docs[c]], device), None)
-                    for c in chunks]
-        gen_sec = time.perf_counter() - start
-        num_tokens, num_seqs, pieces = self.ranks.sum(sum(b.num_response_tokens for b, _ in work),
-                                                      sum(b.input_ids.shape[0] for b, _ in work), len(work))
-        if not pieces:  # every group flat (on every rank): no policy signal, so no KL-only step for Adam
-            with warnings.catch_warnings():  # the schedule follows the update count, skipped or not
-                warnings.filterwarnings("ignore", message="Detected call of")
-                self.sched.step()
-            sec = time.perf_counter() - start
-            return {**stats, "skipped": True, "tokens": 0, "lr": self.opt.param_groups[0]["lr"], **self.policy.stats(),
-                    "sec": round(sec, 3), "gen_sec": round(gen_sec, 3), "tok_per_s": 0.0}
-        num_tokens, num_seqs = int(num_tokens), int(num_seqs)  # global counts: the loss is normalised by them
-        need_base = cfg.kl > 0 or cfg.track_kl
-        totals = {"kl_sum": 0.0, "nll_sum": 0.0}
-        for batch, adv in work:
-            base = None
-            if need_base:
-                with torch.no_grad(), self.policy.base():
-                    base = response_log_softmax(self.model, batch.input_ids, batch.attention_mask,
-                                                batch.response_mask, cfg.temperature)[0]
-            with self.policy.trainable():
-                loss, st = micro_loss(self.model, batch, adv, base,
-                                      kl_coef=cfg.kl, num_seqs=num_seqs, num_tokens=num_tokens,
-                                      logp=cfg.logp, temperature=cfg.temperature, objective=cfg.objective,
-                                      kl_norm=cfg.kl_norm)
-                loss.backward()
-            for key in totals:
-                totals[key] += st.get(key, 0.0)
-            del base, loss
-        totals = dict(zip(totals, self.ranks.sum(*totals.values())))
-        lr, grad_norm = self._update()
+        docs = [self.train_docs[i] for i in self.order.take(self.cfg.batch_size)]  # the global batch
+        result = self.objective.step(self, self.ranks.shard(docs))  # this rank's part of it, back-propagated
+        lr, grad_norm = (self._skip_update(), None) if result.skipped else self._update()
         sec = time.perf_counter() - start
-        stats.update(nll=totals["nll_sum"] / max(1, num_tokens), tokens=num_tokens, lr=lr, grad_norm=grad_norm,
-                     **self.policy.stats(), sec=round(sec, 3), gen_sec=round(gen_sec, 3), tok_per_s=round(num_tokens / sec, 1))
-        if need_base:
-            stats["kl"] = totals["kl_sum"] / max(1, num_tokens)
-        return stats
+        return result.record(lr, grad_norm, self.policy.stats(), sec)
 
     def _update(self) -> tuple[float, float]:
         """Clip the accumulated gradient, step AdamW and the schedule; (lr used, grad norm)."""
@@ -422,36 +296,12 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         return lr, grad_norm
 
-    def _choice_step(self, docs: list[dict], start: float) -> dict:
-        """One update of the choice policy (see :mod:`t2eval.train.choice`)."""
-        cfg = self.cfg
-        totals = {"reward_sum": 0.0, "correct": 0, "nll_sum": 0.0, "kl_sum": 0.0}
-        n = cfg.batch_size  # the global batch (this rank scores its shard `docs`)
-        need_base = cfg.kl > 0 or cfg.track_kl
-        for i in range(0, len(docs), cfg.micro_batch):
-            items = [self.task.choice(d, self.tokenizer) for d in docs[i:i + cfg.micro_batch]]
-            base = None
-            if need_base:
-                with torch.no_grad(), self.policy.base():
-                    base = choice_scores(self.model, self.tokenizer, items, cfg.choice_norm)
-            with self.policy.trainable():
-                scores = choice_scores(self.model, self.tokenizer, items, cfg.choice_norm)
-                loss, st = choice_loss(scores, gold_of(items, scores.device), base, estimator=cfg.choice_estimator,
-                                       kl_coef=cfg.kl, num_docs=n, baseline=cfg.baseline,
-                                       temperature=cfg.temperature,
-                                       reward_correct=cfg.reward_correct, reward_wrong=cfg.reward_wrong)
-                loss.backward()
-            for key in totals:
-                totals[key] += st.get(key, 0.0)
-        totals = dict(zip(totals, self.ranks.sum(*totals.values())))
-        lr, grad_norm = self._update()
-        sec = time.perf_counter() - start
-        stats = {"batch": n, "reward": totals["reward_sum"] / n, "acc": totals["correct"] / n,
-                 "nll": totals["nll_sum"] / n, "tokens": 0, "lr": lr, "grad_norm": grad_norm,
-                 **self.policy.stats(), "sec": round(sec, 3), "gen_sec": 0.0, "tok_per_s": round(n / sec, 2)}
-        if need_base:
-            stats["kl"] = totals["kl_sum"] / n
-        return stats
+    def _skip_update(self) -> float:
+        """Step the schedule alone (it follows the update count, skipped or not); the lr after."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected call of")
+            self.sched.step()
+        return self.opt.param_groups[0]["lr"]
 
     # ------------------------------------------------------------------ the run
     def run(self) -> TrainResult:
@@ -486,8 +336,8 @@ class Trainer:
                 if step == cfg.steps or stop:
                     self.status = "early_stopped" if stop and step < cfg.steps else "finished"
                 self._snapshot = self.state_dict()
-                if (step % cfg.ckpt_every == 0 or self.status != "running") and self.ranks.main:
-                    save_checkpoint(self._snapshot, self.ckpt_path)
+                if step % cfg.ckpt_every == 0 or self.status != "running":
+                    self.folder.save(self._snapshot)
                 bar.update(1)
                 post = {k: f"{stats[k]:.3g}" for k in ("reward", "acc", "kl") if k in stats}
                 post["tok/s"] = f"{stats['tok_per_s']:.0f}"
@@ -500,9 +350,8 @@ class Trainer:
                     break
         except KeyboardInterrupt:
             bar.close()
-            if self.ranks.main:
-                save_checkpoint(self._snapshot, self.ckpt_path)
-            self._log(f"interrupted: saved the state after step {self._snapshot['step']} to {self.ckpt_path}; "
+            self.folder.save(self._snapshot)
+            self._log(f"interrupted: saved the state after step {self._snapshot['step']} to {self.folder.checkpoint}; "
                       "continue with --resume")
             self.load_state_dict(self._snapshot)
             self.status = "interrupted"
@@ -513,24 +362,22 @@ class Trainer:
 
     @property
     def artifact_path(self) -> Path:
-        return self.run_dir / ("expert.safetensors" if self.cfg.method == "svf" else "adapter")
+        return self.run_dir / self.policy.artifact_name
 
     def expert(self) -> Expert | PeftAdapter:
         """The best weights by validation (the last ones without validation), as an artifact."""
         snapshot = self.best_z if self.best_z is not None else self.policy.snapshot()
         label = self.cfg.label or self.task.label
         provenance = {"kind": "trained", "task": self.task.name, "method": self.cfg.method,
-                      "objective": self.cfg.objective, "kl": self.cfg.kl, "seed": self.cfg.seed,
+                      "objective": self.objective.name, "kl": self.cfg.kl, "seed": self.cfg.seed,
                       "steps_done": self.step, "best_step": self.best_step, "base_val": self.base_val,
                       "best_val": self.best_val, "val_docs": len(self.val_docs),
-                      "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, **self.policy.settings()}
-        if self.cfg.objective == "choice":
-            provenance.update(choice_estimator=self.cfg.choice_estimator, choice_norm=self.cfg.choice_norm,
-                              temperature=self.cfg.temperature)
+                      "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, **self.policy.settings(),
+                      **self.objective.provenance()}
         start = self.policy.start  # the expert z started from (init_expert), or None
         if start is not None:  # a second stage: "sft+rl" says both objectives (report rows, results files)
             first = (start.provenance or {}).get("objective") or "?"
-            provenance.update(objective=f"{first}+{self.cfg.objective}", init_expert={
+            provenance.update(objective=f"{first}+{self.objective.name}", init_expert={
                 "file": str(self.cfg.init_expert), "fingerprint": start.fingerprint, "objective": first})
         return self.policy.export(snapshot, self.cfg.name or label, label, provenance)
 
@@ -567,7 +414,8 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
-    dec = decompose(model, cfg.targets, progress=progress) if cfg.method == "svf" else None
+    method = METHODS.get(cfg.method)
+    dec = decompose(model, cfg.targets, progress=progress) if method.decomposes else None
     results = []
     for value in values:
         sub = run_dir / (f"{key}{value:g}" if len(values) > 1 else "")
@@ -583,7 +431,7 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
     if not distributed.is_main():  # data parallel: every rank holds the same result; rank 0 writes it
         return best, results
     if len(values) > 1:
-        targets.append(run_dir / ("expert.safetensors" if cfg.method == "svf" else "adapter"))
+        targets.append(run_dir / method.artifact_name)
         (run_dir / "sweep.json").write_text(json.dumps(
             {f"chosen_{key}": float(values[chosen]),
              "runs": [{key: float(v), "status": r.status, "base_val": r.base_val, "best_val": r.best_val,

@@ -1,4 +1,5 @@
-"""The training objectives, on the exact sampled token ids.
+"""The training objectives' math, on the exact sampled token ids (the objectives themselves,
+registered by name, are in :mod:`t2eval.train.objectives`).
 
 RL (the paper):  J(z) = E[ log pi_W'(y|x) * r ] - lambda * KL(pi_W' || pi_W)
   * log pi_W'(y|x): sum (``logp=sum``, default) or mean (``logp=mean``) over the response
@@ -55,13 +56,31 @@ def sequence_logp(token_logp: torch.Tensor, rows: torch.Tensor, num_rows: int, r
     return total
 
 
+def rl_advantages(rewards: torch.Tensor, baseline: str, samples: int = 1,
+                  batch_mean: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantage, kept) per sample. ``none``: the reward; ``mean``: minus the batch mean
+    (``batch_mean``: the global batch's, when ``rewards`` is one data-parallel rank's shard);
+    ``loo``: minus the mean of the other samples of the same prompt (groups of ``samples``
+    consecutive rows), and a group whose rewards are all equal is not kept (zero advantage:
+    no policy signal)."""
+    keep = torch.ones_like(rewards, dtype=torch.bool)
+    if baseline == "mean":
+        return rewards - (rewards.mean() if batch_mean is None else batch_mean), keep
+    if baseline != "loo":
+        return rewards, keep
+    groups = rewards.view(-1, samples)
+    others = (groups.sum(1, keepdim=True) - groups) / (samples - 1)
+    flat = (groups == groups[:, :1]).all(1, keepdim=True).expand_as(groups)
+    return (groups - others).flatten(), ~flat.flatten()
+
+
 def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: torch.Tensor | None,
                *, kl_coef: float, num_seqs: int, num_tokens: int, logp: str = "sum",
-               temperature: float = 1.0, objective: str = "rl",
-               kl_norm: str = "per_token") -> tuple[torch.Tensor, dict]:
+               temperature: float = 1.0, kl_norm: str = "per_token") -> tuple[torch.Tensor, dict]:
     """Loss (to minimise) of one micro-batch and its summed statistics.
 
-    ``batch``: a Rollout; ``advantages`` (B_micro,): rewards (minus a baseline) for RL;
+    ``batch``: a Rollout; ``advantages`` (B_micro,): rewards (minus a baseline): the REINFORCE
+    term (RL); None: the mean NLL of the batch's response tokens (SFT, on reference answers);
     ``base_log_probs``: the base model's ``response_log_softmax`` on the same batch (needed
     when ``kl_coef > 0``; used for logging otherwise). ``kl_norm``: the KL summed over the
     update's tokens divided by its token count (``per_token``) or by its sequence count
@@ -70,7 +89,7 @@ def micro_loss(model, batch, advantages: torch.Tensor | None, base_log_probs: to
     log_probs, ids, rows = response_log_softmax(model, batch.input_ids, batch.attention_mask,
                                                 batch.response_mask, temperature)
     token_logp = log_probs.gather(-1, ids[:, None]).squeeze(-1)
-    if objective == "rl":
+    if advantages is not None:
         seq = sequence_logp(token_logp, rows, batch.input_ids.shape[0], logp)
         loss = -(advantages.to(seq.dtype) * seq).sum() / num_seqs
     else:

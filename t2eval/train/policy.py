@@ -15,6 +15,12 @@ The training loop only talks to a policy through this small interface:
 * ``close()``: leave the model as it was given.
 
 Outside ``adapted()`` / ``trainable()`` the model is always the base model.
+
+The policy classes are the training methods: ``METHODS`` maps ``--method`` (svf, lora, dora,
+ia3) to its class, whose class attributes say what the method is (``artifact_name``: what the
+run writes; ``decomposes``: trains on an SVD of the weights; ``supports_vllm``;
+``starts_from_expert``: can start from ``init_expert``; ``defaults``: settings it replaces
+unless given). Nothing else compares method names.
 """
 
 from __future__ import annotations
@@ -25,17 +31,32 @@ import math
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..registry import Registry
 from ..svf import Expert, SVFAdapter, decompose, save_expert
 
+#: The LoRA recipe's optimisation (PEFT methods): lr and clip norm of community practice for
+#: LoRA (the paper sweeps both); they replace the SVF values unless set explicitly.
+PEFT_DEFAULTS: dict = {"lr": 2e-4, "clip": 1.0}
 
+METHODS: Registry[type] = Registry("method")
+
+
+@METHODS.register()
 class SVFPolicy:
     """z vectors, one per targeted matrix: W' = U diag(S z) Vh (see :mod:`t2eval.svf`)."""
 
-    method = "svf"
+    name: ClassVar[str] = "svf"
+    artifact_name: ClassVar[str] = "expert.safetensors"  # in the run folder
+    artifact_kind: ClassVar[str] = "expert"               # how messages call it
+    decomposes: ClassVar[bool] = True          # needs the SVD of the targeted weights
+    supports_vllm: ClassVar[bool] = True       # engine=vllm can mirror its weights
+    starts_from_expert: ClassVar[bool] = True  # init_expert
+    defaults: ClassVar[dict] = {}
 
     def __init__(self, model, cfg, decomposition=None, progress: bool = True):
         self.cfg = cfg
@@ -123,17 +144,25 @@ class PeftAdapter:
 
 
 class PeftPolicy:
-    """A LoRA / DoRA / IA3 adapter injected with PEFT (``cfg.method``)."""
+    """A LoRA / DoRA / IA3 adapter injected with PEFT (``cfg.method``); one registered
+    subclass per PEFT method (below)."""
 
+    name: ClassVar[str]
+    artifact_name: ClassVar[str] = "adapter"  # a PEFT adapter folder
+    artifact_kind: ClassVar[str]              # "<method> adapter"
+    decomposes: ClassVar[bool] = False
+    supports_vllm: ClassVar[bool] = False
+    starts_from_expert: ClassVar[bool] = False
+    defaults: ClassVar[dict] = PEFT_DEFAULTS
     start = None  # PEFT adapters always start fresh (init_expert is SVF only)
 
-    def __init__(self, model, cfg):
+    def __init__(self, model, cfg, decomposition=None, progress: bool = True):
         from peft import get_peft_model
 
         from ..peft_methods import peft_config
 
-        self.cfg, self.method = cfg, cfg.method
-        self.config = peft_config(cfg.method, cfg.peft_modules, rank=cfg.rank, alpha=cfg.lora_alpha)
+        self.cfg = cfg
+        self.config = peft_config(self.name, cfg.peft_modules, rank=cfg.rank, alpha=cfg.lora_alpha)
         torch.manual_seed(cfg.seed)  # LoRA's A matrices are initialised randomly
         self.peft = get_peft_model(model, self.config)
         self.named = {n: p for n, p in self.peft.named_parameters() if p.requires_grad}
@@ -188,10 +217,24 @@ def _model_path(name: str) -> str:
     return str(resolve_model_path(name)) if name in EMBEDDED else name
 
 
+@METHODS.register()
+class LoRAPolicy(PeftPolicy):
+    name, artifact_kind = "lora", "lora adapter"
+
+
+@METHODS.register()
+class DoRAPolicy(PeftPolicy):
+    name, artifact_kind = "dora", "dora adapter"
+
+
+@METHODS.register()
+class IA3Policy(PeftPolicy):
+    name, artifact_kind = "ia3", "ia3 adapter"
+
+
 def make_policy(model, cfg, decomposition=None, progress: bool = True):
-    if cfg.method == "svf":
-        return SVFPolicy(model, cfg, decomposition, progress)
-    return PeftPolicy(model, cfg)
+    """The policy of ``cfg.method`` (``decomposition``: a cached SVD, used by methods that decompose)."""
+    return METHODS.get(cfg.method)(model, cfg, decomposition, progress)
 
 
 def save_artifact(artifact, path: str | Path) -> Path:
