@@ -1,5 +1,6 @@
-"""One place that turns argument strings (``--model_args k=v``, ``key=value`` settings) into
-typed values, with errors that name the argument, the value and what is allowed."""
+"""One place that turns argument strings (``--model_args k=v`` of ``--model t2``, ``key=value``
+settings of ``t2eval train``) into typed values, with errors that name the argument, the value
+and what is allowed."""
 
 from __future__ import annotations
 
@@ -28,14 +29,29 @@ def as_choice(name: str, value, allowed: Iterable[str]) -> str:
     return value
 
 
-def as_type(name: str, value, kind: type):
-    """``value`` as ``kind`` (bool, int, float, str); None stays None."""
-    if value is None or isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
-    if kind is bool:
-        return as_bool(name, value)
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be {'a whole number' if kind is int else 'a number' if kind is float else kind.__name__}, "
-                         f"got {value!r}") from None
+_KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "tuple": (tuple, list)}
+
+
+def as_annotated(name: str, value, annotation: str, error: type[Exception] = ValueError):
+    """``value`` with the type a dataclass field declares (``annotation``, e.g. ``"int | None"``):
+    none/null for an optional field, numbers parsed from text, an int where a float is asked;
+    anything else that does not fit raises ``error`` naming the setting and the expected type
+    (at parse time: a wrong type must not surface minutes into a run)."""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if "None" in kinds and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
+        return None
+    if isinstance(value, str):  # numbers left as text, e.g. 1e-3
+        for kind, parse in (("int", int), ("float", float)):
+            if kind in kinds:
+                try:
+                    value = parse(value)
+                    break
+                except ValueError:
+                    pass
+    for kind in kinds:
+        allowed = _KINDS.get(kind)
+        if allowed is None:
+            return value  # a type this check does not know: left to the caller's validation
+        if isinstance(value, allowed) and not (isinstance(value, bool) and kind in ("int", "float")):
+            return float(value) if kind == "float" else value
+    raise error(f"{name}={value!r}: expected {annotation.replace('None', 'none')}")

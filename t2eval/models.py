@@ -23,6 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .names import did_you_mean
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -88,8 +90,6 @@ def resolve_model_path(name: str = DEFAULT_MODEL) -> str:
         return name
     offline = _hub_offline()
     if offline or not _looks_like_hub_id(name):
-        from .names import did_you_mean
-
         why = (f"the Hugging Face hub is unreachable from here ({offline}) and the local hub cache has no copy"
                if offline else "it is not a hub id (owner/name)")
         raise ModelResolutionError(

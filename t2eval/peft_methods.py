@@ -11,6 +11,8 @@ DoRA is ``LoraConfig(use_dora=True)``; IA3 uses PEFT's own defaults for Llama-st
 
 from __future__ import annotations
 
+from .names import did_you_mean
+
 METHODS = ("lora", "dora", "ia3")  # the PEFT baselines
 TRAIN_METHODS = ("svf", *METHODS)  # what `t2eval train --method` trains (plus the ALIASES)
 #: `t2eval train --method` names that stand for settings: lora-rl, the paper's RL ablation
@@ -24,8 +26,6 @@ FEEDFORWARD = ("down_proj", "mlp.c_proj", "fc2", "w2")
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        from .names import did_you_mean
-
         raise ValueError(f"unknown PEFT method '{method}'{did_you_mean(method, METHODS)} available: {', '.join(METHODS)}")
     return method
 

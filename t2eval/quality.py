@@ -43,7 +43,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .models import DEFAULT_MODEL
+from .benchmarks import task_dir as task_configs_dir
+from .benchmarks.dispatch import dispatch_pool
+from .harness.tasks import evaluate, lm_eval_task
+from .models import DEFAULT_MODEL, load_model
+from .report.runs import primary_metric
+from .svf import ExpertError, SVFAdapter, decompose, load_expert
+from .svf.fingerprint import model_fingerprint
+from .train.choice import choice_eval
+from .train.data import build_cls_task, build_task, read_task_yaml
+from .train.objective import reference_nll
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +117,6 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
     """(primary metric, its name) of lm-eval on the first ``limit`` test documents."""
     import torch
 
-    from .harness.tasks import evaluate
-    from .report.runs import primary_metric
-
     out = evaluate(model="t2", model_args={"pretrained": model, "experts": str(experts),
                                                   "strategy": strategy},
                           tasks=[task], limit=limit, apply_chat_template=chat, batch_size=8,
@@ -122,20 +128,13 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
 
 def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, list[dict]]:
     """The training task of ``task`` (prompts, references) and the first ``n`` TEST documents."""
-    from .data import load_split
-    from .benchmarks import task_dir as task_configs_dir
-    from .train.data import build_task, read_task_yaml
+    from .data import load_split  # heavy: t2eval.data imports datasets
 
     if not (task_configs_dir() / f"{task}.yaml").is_file():
-        from .harness.tasks import lm_eval_task
-
         trained = build_task(task, 0, data_dir)  # a stock multiple-choice task (or a clear error)
         docs = lm_eval_task(task).test_docs()
         return trained, [dict(docs[i]) for i in range(min(n, len(docs)))]
     if task == "dispatch_t2":
-        from .benchmarks.dispatch import dispatch_pool
-        from .train.data import build_cls_task
-
         return build_cls_task(0, data_dir), dispatch_pool(100, 1234)[:n]
     config = read_task_yaml(task)
     dataset = (config.get("dataset_kwargs") or {}).get("dataset") or config.get("dataset_name")
@@ -145,9 +144,6 @@ def eval_docs(task: str, n: int, data_dir: str | None = None) -> tuple[object, l
 
 def slice_nll(model, tokenizer, task, docs: list[dict], choice: bool = False) -> float:
     """Mean NLL of the reference answers (``choice``: of the gold choice under the choice policy)."""
-    from .train.choice import choice_eval
-    from .train.objective import reference_nll
-
     if choice:
         return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[1]
     return reference_nll(model, tokenizer, task, docs)
@@ -156,8 +152,6 @@ def slice_nll(model, tokenizer, task, docs: list[dict], choice: bool = False) ->
 def pass1_accuracy(model, tokenizer, n: int, data_dir: str | None = None) -> float:
     """Score-mode pass-1 accuracy (the backend's default dispatch) on the first ``n``
     dispatch_t2 documents, with whatever weights the model holds."""
-    from .train.choice import choice_eval
-
     task, docs = eval_docs("dispatch_t2", n, data_dir)
     return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs])[0]
 
@@ -168,8 +162,6 @@ def pass1_accuracy(model, tokenizer, n: int, data_dir: str | None = None) -> flo
 def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: Path, fingerprint: str,
                  update: bool = False, data_dir: str | None = None, say=log.info) -> tuple[list[Failure], dict]:
     """Check one expert against its bounds; returns (failures, measured values)."""
-    from .svf import ExpertError, SVFAdapter, decompose, load_expert
-
     path = experts_dir / f"{bound.expert}.safetensors"
     try:
         expert = load_expert(path)
@@ -226,9 +218,6 @@ def check_expert(bound: Bound, model, tokenizer, model_name: str, experts_dir: P
 def run_gate(gate_path: str | Path, experts_dir: str | Path | None = None, update: bool = False,
              data_dir: str | None = None, say=log.info) -> list[Failure]:
     """Check every expert of ``gate_path``; with ``update``, re-measure and rewrite the bounds."""
-    from .models import load_model
-    from .svf.fingerprint import model_fingerprint
-
     gate_path = Path(gate_path)
     experts_dir = Path(experts_dir) if experts_dir else gate_path.parent
     model_name, bounds = read_gate(gate_path)

@@ -12,6 +12,8 @@ import ast
 import re
 from typing import Callable
 
+from t2eval.sandbox import check_many, check_mbpp
+
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _OPEN_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*)\Z", re.DOTALL | re.IGNORECASE)
 _PYTHON_TAGS = ("", "python", "python3", "py")
@@ -72,8 +74,6 @@ def require_sandbox() -> None:
     Raises:
         SandboxFailure: the sandbox is unusable (checked before any generation).
     """
-    from t2eval.sandbox import check_mbpp
-
     verdict = check_mbpp("def f():\n    return 1\n", ["assert f() == 1"], timeout=30.0)
     if not verdict.passed:
         raise SandboxFailure(f"the code sandbox does not work here ({verdict.status}: "
@@ -162,8 +162,6 @@ def code_pass_at_k(responses: list[str], doc: dict, judge: Callable[..., object]
     Raises:
         SandboxFailure: the sandbox could not judge some sample (after one retry).
     """
-    from t2eval.sandbox import check_many
-
     verdicts = check_many([lambda r=r: judge(r, doc, completion=completion) for r in responses])
     for verdict in verdicts:  # check_many turns a raised SandboxFailure into status "error"
         surface(verdict, f"a sample of {doc.get('task_id')}")
@@ -178,8 +176,6 @@ def judge_batch(judge: Callable[..., object], responses: list[str], docs: list[d
     Raises:
         SandboxFailure: the sandbox could not judge some response.
     """
-    from t2eval.sandbox import check_many
-
     verdicts = check_many([lambda r=r, d=d: judge(r, d, completion=True) for r, d in zip(responses, docs)])
     for verdict in verdicts:
         surface(verdict, what)

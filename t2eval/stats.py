@@ -34,3 +34,42 @@ def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed
     means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
     return PairedDiff(n, sum(a) / n, sum(b) / n, sum(diffs) / n,
                       means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1])
+
+
+def bootstrap_p(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> float:
+    """Two-sided paired bootstrap p-value of ``mean(b - a) = 0``: twice the smaller share of
+    resampled means on either side of 0 (at least 1/resamples)."""
+    diffs = [y - x for x, y in zip(a, b)]
+    n, rng = len(diffs), random.Random(seed)
+    means = [sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples)]
+    below, above = sum(m <= 0 for m in means), sum(m >= 0 for m in means)
+    return min(1.0, max(2 * min(below, above), 1) / resamples)
+
+
+def holm(p_values: dict[str, float]) -> dict[str, float]:
+    """Holm-adjusted p-values (family-wise error over all the comparisons given)."""
+    order = sorted(p_values, key=p_values.get)
+    m, adjusted, running = len(order), {}, 0.0
+    for rank, key in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[key]))
+        adjusted[key] = running
+    return adjusted
+
+
+def macro_paired_bootstrap(pairs: dict[str, tuple[list[float], list[float]]], resamples: int = 2000,
+                           seed: int = 0) -> PairedDiff:
+    """The macro average (mean over tasks of each task's mean) of ``b - a`` with a 95% interval
+    from resampling documents within each task; ``n`` counts every document."""
+    rng, tasks = random.Random(seed), list(pairs)
+    diffs = {t: [y - x for x, y in zip(*pairs[t])] for t in tasks}
+    if not tasks or any(not d for d in diffs.values()):
+        raise ValueError("macro bootstrap needs at least one task and documents in every task")
+
+    def macro(values: dict[str, list[float]]) -> float:
+        return sum(sum(v) / len(v) for v in values.values()) / len(values)
+
+    means = sorted(sum(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for d in diffs.values()) / len(tasks)
+                   for _ in range(resamples))
+    return PairedDiff(sum(len(d) for d in diffs.values()), macro({t: pairs[t][0] for t in tasks}),
+                      macro({t: pairs[t][1] for t in tasks}), macro(diffs),
+                      means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from t2eval.benchmarks.arc import arc_prompt, arc_results, arc_target
 from t2eval.benchmarks.base import load_splits
+from t2eval.benchmarks.bbh import bbh_choices, bbh_prompt, bbh_target, load_bbh_splits
 from t2eval.benchmarks.dispatch import (dispatch_pool, dispatch_prompt, dispatch_results, dispatch_target,
                                         load_dispatch_splits)
 from t2eval.benchmarks.gsm8k import gsm8k_prompt, gsm8k_results, gsm8k_target
@@ -20,6 +21,7 @@ from t2eval.benchmarks.mbpp import (load_code_splits, mbpp_pass_at_k_results, mb
 
 __all__ = [
     "arc_prompt", "arc_results", "arc_target",
+    "bbh_choices", "bbh_prompt", "bbh_target", "load_bbh_splits",
     "dispatch_pool", "dispatch_prompt", "dispatch_results", "dispatch_target", "load_dispatch_splits",
     "gsm8k_prompt", "gsm8k_results", "gsm8k_target",
     "humaneval_pass_at_k_results", "humaneval_prompt", "humaneval_results", "humaneval_target",

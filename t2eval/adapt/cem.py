@@ -15,6 +15,8 @@ from typing import Callable
 
 import torch
 
+from ..names import did_you_mean
+
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +45,6 @@ PRESETS = {
 def cem_config(preset: str = "cpu", seed: int = 0, normalize: bool = True, **overrides) -> CEMConfig:
     """A preset's settings with ``overrides`` (None values are ignored) on top."""
     if preset not in PRESETS:
-        from ..names import did_you_mean
-
         raise ValueError(f"unknown CEM preset {preset!r}{did_you_mean(preset, PRESETS)} valid: {', '.join(PRESETS)}")
     settings = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     return CEMConfig(int(settings["population"]), int(settings["generations"]), float(settings["elite_ratio"]),

@@ -26,7 +26,9 @@ class Benchmark:
         load: ``custom_dataset`` of the YAML: ``(**dataset_kwargs) -> datasets.DatasetDict``.
         prompt: ``doc_to_text``: the user turn.
         target: ``doc_to_target``: the reference answer as lm-eval logs it.
-        results: ``process_results``: ``(doc, [response]) -> {metric: value}``.
+        results: ``process_results``: ``(doc, [response]) -> {metric: value}`` (generative tasks).
+        choices: ``doc_to_choice`` of a multiple-choice task (then ``target`` gives the gold
+            index and lm-eval scores by log-likelihood: acc / acc_norm, no ``results``).
         score: one response's reward, ``(response, doc) -> 1.0 | 0.0`` (None: not trainable).
         batch_score: optional ``(responses, docs) -> [reward]`` judging a batch at once (code in
             parallel sandboxes); :meth:`rewards` uses it instead of ``score`` when set.
@@ -40,7 +42,8 @@ class Benchmark:
     load: Callable
     prompt: Callable[[dict], str]
     target: Callable[[dict], str]
-    results: Callable[[dict, list], dict]
+    results: Callable[[dict, list], dict] | None = None
+    choices: Callable[[dict], list[str]] | None = None
     score: Callable[[str, dict], float] | None = None
     batch_score: Callable[[list[str], list[dict]], list[float]] | None = None
     reference: Callable[[dict], str] | None = None

@@ -83,7 +83,7 @@ def check_split(spec: DatasetSpec, split: str) -> None:
 
 def local_split_path(spec: DatasetSpec, split: str, data_dir: Path) -> Path:
     """Path: where split `split` (str) of `spec` (DatasetSpec) lives under `data_dir` (Path)."""
-    return data_dir / spec.local_dir / f"{split}.jsonl"
+    return data_dir / spec.local_dir / spec.file_name(split)
 
 
 def _missing_file_message(spec: DatasetSpec, split: str, data_dir: Path) -> str:
@@ -97,7 +97,7 @@ def _missing_file_message(spec: DatasetSpec, split: str, data_dir: Path) -> str:
     return (
         f"dataset '{spec.name}' split '{split}' not found: {where}. "
         f"Fix: pass --data-dir (or set {DATA_DIR_ENV}) to a folder laid out like ../shared/datasets "
-        f"that contains {spec.local_dir}/{split}.jsonl, or unset both and run online so the "
+        f"that contains {spec.local_dir}/{spec.file_name(split)}, or unset both and run online so the "
         f"Hugging Face hub ({spec.hub_label}) is used."
     )
 

@@ -47,6 +47,8 @@ class DatasetSpec:
         local_dir: str, sub-folder of the data directory holding ``<split>.jsonl``.
         splits: tuple[str, ...], the available split names.
         features: datasets.Features, the hub schema (column order included).
+        split_files: tuple[tuple[str, str], ...], (split, file name) pairs for splits whose
+            local file is not ``<split>.jsonl``.
     """
 
     name: str
@@ -55,6 +57,12 @@ class DatasetSpec:
     local_dir: str
     splits: tuple[str, ...]
     features: Features
+    split_files: tuple[tuple[str, str], ...] = ()
+
+    def file_name(self, split: str) -> str:
+        """str: the local file of ``split``: ``<split>.jsonl`` unless ``split_files`` names
+        another (BBH: one ``<task>.jsonl`` per task holds that config's test split)."""
+        return dict(self.split_files).get(split, f"{split}.jsonl")
 
     @property
     def hub_label(self) -> str:
@@ -122,6 +130,12 @@ MATH_SUBJECTS: tuple[tuple[str, str], ...] = (
     ("precalculus", "Precalculus"),
 )
 
+BBH_FEATURES = Features({"input": _STR, "target": _STR})
+
+from t2eval.benchmarks.bbh import BBH_TASKS  # noqa: E402  (the task list lives with the benchmark)
+
+BBH_HUB = "SaylorTwift/bbh"  # the hub dataset lm-eval's stock bbh_* tasks read
+
 _MBPP_SPLITS = ("train", "test", "validation", "prompt")
 _ARC_SPLITS = ("train", "validation", "test")
 
@@ -162,6 +176,8 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec(
             "math500", "HuggingFaceH4/MATH-500", (HubConfig("default"),), "math500", ("test",), MATH500_FEATURES
         ),
+        *(DatasetSpec(f"bbh_{task}", BBH_HUB, (HubConfig(task),), "bbh", ("test",), BBH_FEATURES,
+                      split_files=(("test", f"{task}.jsonl"),)) for task in BBH_TASKS),
     )
 }
 
@@ -206,6 +222,8 @@ STOCK_TASKS: dict[tuple[str, str], tuple[str, ...]] = {  # in DATASETS order
     ("allenai/ai2_arc", "ARC-Challenge"): ("arc_challenge", "arc_challenge_chat", "arc_challenge_llama"),
     **{("EleutherAI/hendrycks_math", config): _math_tasks(config) for config, _ in MATH_SUBJECTS},
     ("HuggingFaceH4/MATH-500", "default"): ("hendrycks_math500", "minerva_math500"),
+    **{(BBH_HUB, task): tuple(f"bbh_{form}_{task}" for form in ("zeroshot", "cot_zeroshot", "fewshot", "cot_fewshot"))
+       for task in BBH_TASKS},
 }
 
 

@@ -10,10 +10,9 @@ A near-miss of a known name is refused as a typo before the model loads.
 from __future__ import annotations
 
 import inspect
-import typing
 from dataclasses import MISSING, dataclass, field, fields
 
-from ..coerce import as_bool, as_choice, as_type
+from ..coerce import as_annotated, as_bool, as_choice
 from ..dispatch import LAYOUTS
 from ..engine import ENGINES
 from ..models import DEFAULT_MODEL
@@ -74,9 +73,12 @@ class T2Args:
                                    group="fewshot")
 
     def __post_init__(self):
-        hints = typing.get_type_hints(T2Args)
         for f in fields(self):
-            value = as_type(f.name, getattr(self, f.name), _base_type(hints[f.name]))
+            value = getattr(self, f.name)
+            if f.type == "bool":
+                value = as_bool(f.name, value)
+            elif not f.type.startswith("str"):  # text stays text: strategy=none is a strategy's name
+                value = as_annotated(f.name, value, f.type)
             if f.metadata["choices"]:
                 as_choice(f.name, value, f.metadata["choices"])
             setattr(self, f.name, value)
@@ -88,12 +90,6 @@ class T2Args:
         own = {f.name for f in fields(cls)}
         check_misspelled(kwargs, own)
         return cls(**{k: v for k, v in kwargs.items() if k in own}), {k: v for k, v in kwargs.items() if k not in own}
-
-
-def _base_type(hint) -> type:
-    """``int | None`` -> int; ``str`` -> str."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
 
 
 def hflm_args() -> list[str]:

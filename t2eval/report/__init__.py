@@ -13,7 +13,9 @@ import functools
 from pathlib import Path
 
 from ..models import DEFAULT_MODEL
+from ..params import meta_model, peft_param_count, svf_param_count
 from . import figures
+from .curves import plot_eval_curves
 from .runs import Score, TrainingRun, collect
 from .tables import SPECS, render_table, timing_table, training_table
 
@@ -22,8 +24,6 @@ __all__ = ["build_report", "collect", "Score", "TrainingRun"]
 
 def param_counter(model_name: str):
     """#params of a table row, from the counting code (meta-device model, no weights)."""
-    from ..params import meta_model, peft_param_count, svf_param_count
-
     @functools.cache
     def count(params: tuple) -> int | None:
         kind, what = params
@@ -88,8 +88,6 @@ def _figures(out_dir: Path, scores, runs, samples) -> str:
              figures.plot_alpha(figures.alpha_weights(scores), out_dir / "figures" / "cem_alpha.png"))]
     curves = [(_curve_title(r), r.evals) for r in runs if r.evals]
     if curves:
-        from .curves import plot_eval_curves
-
         made.append(("Learning curves (validation accuracy vs step, step 0 dashed: the paper's Figure 4)",
                      plot_eval_curves(curves, out_dir / "figures" / "learning_curves.png")))
     for title, path in made:

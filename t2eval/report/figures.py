@@ -13,15 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 from ..jsonl import plain_name, read_jsonl
-from ..dispatch import LABELS
+from ..dispatch import LABELS, parse_label
 from .runs import Score, read_results
 
 
 
 def dispatch_counts(samples: list[Path], scores: list[Score]) -> dict[str, Counter]:
     """Per method: Counter of (true task or label, predicted label)."""
-    from ..dispatch import parse_label
-
     out: dict[str, Counter] = {}
     for path in samples:
         stamp = plain_name(path).removesuffix(".jsonl").split("_")[-1]

@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jsonl import plain_name, read_json, read_jsonl, resolve
+from ..adapt import STRATEGIES, default_experts_dir
+from ..models import DEFAULT_MODEL, model_slug
+from ..stats import paired_bootstrap
+from ..svf import load_expert
 
 SKIP_KEYS = ("alias", "name", "sample_len", "sample_count")
 
@@ -85,8 +89,6 @@ PASS1_DEFAULTS = {"dispatch": ("score", "generate"), "adapt": ("sample", "sample
 
 
 def _base_or_model(name: str | None) -> str:
-    from ..models import DEFAULT_MODEL, model_slug
-
     slug = model_slug(str(name or DEFAULT_MODEL))
     return "base" if slug == model_slug(DEFAULT_MODEL) else f"model:{slug}"
 
@@ -120,8 +122,6 @@ def method_of(config: dict, shipped: str | None = None) -> str:
     if config.get("model") != "t2":
         return peft_method(args["peft"]) if args.get("peft") else _base_or_model(args.get("pretrained"))
     t2 = config.get("t2") or {}
-    from ..adapt import STRATEGIES
-
     strategy = t2.get("strategy", args.get("strategy", "none"))
     kind = STRATEGIES.get(strategy) if strategy in STRATEGIES else None  # None: a fixed expert
     if kind is not None and not kind.uses_experts:
@@ -152,10 +152,6 @@ def primary_metric(result: dict, higher: dict | None) -> str | None:
 
 def shipped_digest() -> str | None:
     """:func:`experts_digest` of the experts shipped for the embedded model (None: none)."""
-    from ..adapt import default_experts_dir
-    from ..models import DEFAULT_MODEL, model_slug
-    from ..svf import load_expert
-
     folder = default_experts_dir(model_slug(DEFAULT_MODEL))
     files = sorted(folder.glob("*.safetensors")) if folder else []
     return experts_digest(load_expert(f).fingerprint for f in files) if files else None
@@ -185,8 +181,6 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
 def paired(base: Score, other: Score):
     """``other - base`` over the documents both scored, with its paired bootstrap 95% CI
     (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores."""
-    from ..stats import paired_bootstrap
-
     if not base.per_doc or not other.per_doc:
         return None
     docs = sorted(set(base.per_doc) & set(other.per_doc))

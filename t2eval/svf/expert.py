@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+
+from .. import __version__
 from ..atomic import atomic_path
 
 FORMAT = "t2eval-expert"
@@ -76,8 +78,6 @@ def ones_expert(decomposition, base_model: str, targets: str, rescale: bool = Tr
 def save_expert(expert: Expert, path: str | Path) -> Path:
     """Write ``expert`` to ``path`` atomically; returns the path."""
     from safetensors.torch import save_file
-
-    from .. import __version__
 
     _check_finite(expert)
     path = Path(path)

@@ -19,6 +19,7 @@ import torch
 from .fingerprint import model_fingerprint
 from .targets import select_targets
 from ..atomic import atomic_path
+from ..models import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ def decompose(model, targets: str = "mlp", cache_dir: str | Path | None = None,
 
 def _cache_path(cache_dir, key: str) -> Path:
     if cache_dir is None:
-        from ..models import cache_root
-
         cache_dir = cache_root() / "svd"
     return Path(cache_dir) / f"svd-{key[:24]}.safetensors"
 

@@ -21,7 +21,11 @@ from pathlib import Path
 
 import yaml
 
+from ..coerce import as_annotated
+from ..distributed import launched_world_size
+from ..engine import check_tensor_parallel
 from ..models import DEFAULT_MODEL
+from ..names import did_you_mean
 from ..peft_methods import ALIASES
 from .policy import METHODS
 
@@ -100,7 +104,7 @@ class TrainConfig:
         return 0.5 if self.param == "sigmoid" else 1.0
 
     def validate(self) -> "TrainConfig":
-        from .objectives import OBJECTIVES  # (here: that module imports this one)
+        from .objectives import OBJECTIVES  # cycle: train.config <-> train.objectives
 
         if not self.task:
             raise ConfigError("no task given (--task gsm8k_t2 | mbpp_t2 | arc_easy_t2 | cls | ...)")
@@ -136,9 +140,6 @@ class TrainConfig:
         if self.engine == "vllm" and not method.supports_vllm:
             raise ConfigError(f"engine=vllm generates with SVF experts only; method={self.method} "
                               "trains with engine=hf")
-        from ..distributed import launched_world_size
-        from ..engine import check_tensor_parallel
-
         try:
             check_tensor_parallel(self.engine, self.tensor_parallel_size, launched_world_size())
         except ValueError as err:
@@ -193,8 +194,6 @@ _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 def _coerce(key: str, value):
     if key not in _FIELDS:
-        from ..names import did_you_mean
-
         raise ConfigError(f"unknown training setting '{key}'{did_you_mean(key, _FIELDS)}")
     if isinstance(value, str):
         try:
@@ -208,34 +207,7 @@ def _coerce(key: str, value):
         return float(value)
     if key in ("name", "label", "task", "model", "targets", "method", "peft_modules", "engine") and value is not None:
         return str(value)
-    return _typed(key, value)
-
-
-_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "tuple": (tuple, list)}
-
-
-def _typed(key: str, value):
-    """``value`` if it has the setting's declared type, else a ConfigError naming both (at
-    parse time: a wrong type must not surface minutes into a run)."""
-    annotation = str(_FIELDS[key].type)
-    kinds = [k.strip() for k in annotation.split("|")]
-    if "None" in kinds and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
-        return None
-    if isinstance(value, str):  # numbers YAML leaves as text, e.g. 1e-3
-        for kind, parse in (("int", int), ("float", float)):
-            if kind in kinds:
-                try:
-                    value = parse(value)
-                    break
-                except ValueError:
-                    pass
-    for kind in kinds:
-        allowed = _TYPES.get(kind)
-        if allowed is None:
-            return value  # a type this check does not know: left to validate()
-        if isinstance(value, allowed) and not (isinstance(value, bool) and kind in ("int", "float")):
-            return float(value) if kind == "float" else value
-    raise ConfigError(f"training setting {key}={value!r}: expected {annotation.replace('None', 'none')}")
+    return as_annotated(f"training setting {key}", value, str(_FIELDS[key].type), error=ConfigError)
 
 
 def _override_dict(overrides) -> dict:
@@ -249,7 +221,7 @@ def build_config(task: str, preset: str | None = None, config_file: str | Path |
     """Merge defaults, a preset, a YAML/JSON file, options and ``key=value`` overrides. The
     method's own ``defaults`` (PEFT methods: the LoRA recipe's lr and clip) replace the
     dataclass defaults and the preset's, unless set explicitly."""
-    from .objectives import OBJECTIVES  # (here: that module imports this one)
+    from .objectives import OBJECTIVES  # cycle: train.config <-> train.objectives
 
     values: dict = {}
     loaded = None

@@ -25,7 +25,13 @@ from typing import Callable
 import yaml
 
 from t2eval.benchmarks import BENCHMARKS, Benchmark, label_of_task, task_dir
+from t2eval.benchmarks.dispatch import DISPATCH, SOURCES
 from t2eval.benchmarks.mbpp import score_mbpp_batch  # noqa: F401  (re-exported: the MBPP reward)
+from t2eval.dispatch import LABELS as PASS1_LABELS, PASS1_GEN, question_of
+from t2eval.dispatch.prompt import ANSWER_PREFIX, LABEL_END, pass1_messages
+
+from ..harness.tasks import lm_eval_task
+from .choice import ChoiceItem, choice_item
 
 HALF = "half"  # val_split: the training split halved (seeded), the paper's recipe
 
@@ -104,7 +110,7 @@ def halve(docs: list[dict], seed: int) -> tuple[list[dict], list[dict]]:
 
 
 def _load_train_split(dataset: str, data_dir: str | None, split: str = "train") -> list[dict]:
-    from t2eval.data import load_split
+    from t2eval.data import load_split  # heavy: t2eval.data imports datasets
 
     return [dict(row) for row in load_split(dataset, split, data_dir=data_dir)]
 
@@ -120,7 +126,7 @@ def _train_val(bench: Benchmark, seed: int, data_dir: str | None,
     if val_split == bench.test_split:
         raise TaskError(f"val_split={val_split!r} is the test split of {dataset}; the test split is never "
                         "read in training (use val_split=half or the dataset's validation split)")
-    from t2eval.data import UnknownSplitError
+    from t2eval.data import UnknownSplitError  # heavy: t2eval.data imports datasets
 
     try:
         return train, _load_train_split(dataset, data_dir, val_split)
@@ -165,9 +171,6 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
     """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
     ``--objective choice``: its training split halved into train / validation, every document
     as the requests lm-eval scores (:mod:`t2eval.train.choice`). Its test split is never read."""
-    from ..harness.tasks import lm_eval_task
-    from .choice import choice_item
-
     task = lm_eval_task(name)  # offline: its data comes from `t2eval data import DIR`
     if task is None:
         raise TaskError(f"unknown task '{name}': neither t2eval's task_configs ({', '.join(config_task_names())}, "
@@ -209,9 +212,6 @@ def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:
     train/validation halves as pass-1 prompts (the backend's
     ``classification_prompt(question_of(doc))``) with gold labels math / code / reasoning,
     balanced per label, shuffled. Reward: ``score_dispatch``."""
-    from t2eval.benchmarks.dispatch import DISPATCH, SOURCES
-    from t2eval.dispatch import PASS1_GEN, question_of
-
     parts: dict[str, list[list[dict]]] = {"train": [], "val": []}
     for source in SOURCES:
         task = build_task(source.name, seed, data_dir)
@@ -236,11 +236,6 @@ def cls_choice(doc: dict, tokenizer, layout: str = "system"):
     classification chat in ``layout`` with the assistant turn opened by ``Classification:
     \\boxed{``; each label is one continuation (``--objective choice`` trains z_c on exactly
     the decision ``dispatch=score`` makes)."""
-    from t2eval.dispatch import LABELS as PASS1_LABELS
-    from t2eval.dispatch.prompt import ANSWER_PREFIX, LABEL_END, pass1_messages
-
-    from .choice import ChoiceItem
-
     context = tokenizer.apply_chat_template(pass1_messages(doc["question"], layout), add_generation_prompt=True,
                                             tokenize=False) + ANSWER_PREFIX
     labels = [label + LABEL_END for label in PASS1_LABELS]

@@ -38,6 +38,8 @@ from typing import Callable
 import torch
 
 from .. import distributed
+from ..engine import VLLMEngine
+from ..models import load_model, resolve_model_path
 from ..svf import Expert, decompose
 from .checkpoint import RunFolder, changed_settings, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
@@ -148,8 +150,6 @@ class Trainer:
             torch.set_num_threads(int(cfg.threads))
         seed_everything(cfg.seed)  # the same on every rank: the same initial weights
         if model is None:
-            from ..models import load_model
-
             model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
         self.model, self.tokenizer = model, tokenizer
         self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)
@@ -176,9 +176,6 @@ class Trainer:
         """engine=vllm: a vLLM engine that mirrors every z the policy installs for generation."""
         if self.cfg.engine != "vllm":
             return None
-        from ..engine import VLLMEngine
-        from ..models import resolve_model_path
-
         path = getattr(self.model, "name_or_path", None) or resolve_model_path(self.cfg.model)
         engine = VLLMEngine(path, dtype=self.model.dtype, tensor_parallel_size=self.cfg.tensor_parallel_size,
                             world_size=self.ranks.world)
@@ -409,8 +406,6 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
     run_dir = Path(run_dir)
     task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)  # fails fast, before loading the model
     if model is None:
-        from ..models import load_model
-
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .rollout import position_ids
+from .rollout import position_ids, teacher_forced
 
 
 def response_log_softmax(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -113,8 +113,6 @@ def reference_nll(model, tokenizer, task, docs: list[dict], batch: int = 8) -> f
 @torch.no_grad()
 def reference_nll_sums(model, tokenizer, task, docs: list[dict], batch: int = 8) -> tuple[float, int]:
     """(summed NLL, token count) of :func:`reference_nll` (sums combine across data-parallel ranks)."""
-    from .rollout import teacher_forced
-
     total, count = 0.0, 0
     for i in range(0, len(docs), batch):
         chunk = docs[i:i + batch]

@@ -36,8 +36,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ..models import EMBEDDED, resolve_model_path
+from ..peft_methods import peft_config
 from ..registry import Registry
-from ..svf import Expert, SVFAdapter, decompose, save_expert
+from ..svf import Expert, ExpertError, SVFAdapter, check_compatible, decompose, load_expert, save_expert
 
 #: The LoRA recipe's optimisation (PEFT methods): lr and clip norm of community practice for
 #: LoRA (the paper sweeps both); they replace the SVF values unless set explicitly.
@@ -73,8 +75,6 @@ class SVFPolicy:
 
     def _raw_from_expert(self, path: str) -> dict[str, torch.Tensor]:
         """The raw parameters whose effective multipliers are the z vectors of expert ``path``."""
-        from ..svf import ExpertError, check_compatible, load_expert
-
         expert = self.start = load_expert(path)
         check_compatible(expert, self.dec)
         if expert.rescale != self.cfg.rescale:
@@ -159,8 +159,6 @@ class PeftPolicy:
     def __init__(self, model, cfg, decomposition=None, progress: bool = True):
         from peft import get_peft_model
 
-        from ..peft_methods import peft_config
-
         self.cfg = cfg
         self.config = peft_config(self.name, cfg.peft_modules, rank=cfg.rank, alpha=cfg.lora_alpha)
         torch.manual_seed(cfg.seed)  # LoRA's A matrices are initialised randomly
@@ -212,8 +210,6 @@ class PeftPolicy:
 
 
 def _model_path(name: str) -> str:
-    from ..models import EMBEDDED, resolve_model_path
-
     return str(resolve_model_path(name)) if name in EMBEDDED else name
 
 
