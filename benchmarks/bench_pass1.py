@@ -60,6 +60,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--t2-args", default="", help="extra t2 model args, k=v,k=v")
     parser.add_argument("--out", default="reports/runs/pass1/bench_pass1.json")
+    parser.add_argument("--base-t2", action="store_true",
+                        help="score the base model with --model t2 strategy=none (the same weights; shared-context "
+                             "log-likelihoods, equal to HFLM's to 1e-4: tests/test_backend.py) instead of --model hf: "
+                             "HFLM runs a context once per option, hours on long multiple-choice suites on a CPU")
     parser.add_argument("--hf-from", action="append", default=[],
                         help="an earlier output of this script whose per-document hf scores are reused "
                              "(repeatable; same model, same limit); hf is then not run")
@@ -78,7 +82,8 @@ def main() -> None:
         hf_out = reused_hf(args.hf_from, tasks, limit)
     else:
         start = time.perf_counter()
-        hf = HFLM(pretrained=resolve_model_path(), device="cpu", batch_size=args.batch_size)
+        hf = (T2LM(device="cpu", batch_size=args.batch_size, strategy="none") if args.base_t2 else
+              HFLM(pretrained=resolve_model_path(), device="cpu", batch_size=args.batch_size))
         hf_load = time.perf_counter() - start
         hf_s, hf_out = run(hf, tasks, limit)
     start = time.perf_counter()
@@ -94,6 +99,7 @@ def main() -> None:
     print("| task | n | pass 1 s | pass 2 s | pass 1 / pass 2 | labels | metric | hf -> t2 (paired 95% CI) |")
     print("|---|---:|---:|---:|---:|---|---|---|")
     record = {"tasks": tasks, "limit": limit, "batch_size": args.batch_size, "t2_args": t2_args,
+              "base": "t2 strategy=none" if args.base_t2 else "hf",
               "hf_seconds": hf_s, "t2_seconds": t2_s, "hf_load_seconds": hf_load, "t2_load_seconds": t2_load,
               "threads": torch.get_num_threads(), "t2": info, "tasks_detail": {}}
     for task in tasks:
@@ -117,6 +123,8 @@ def main() -> None:
             continue
         result = {k: v for k, v in result.items() if k != "samples"}
         result["config"] = {**result["config"], "model": model}
+        if model == "hf" and args.base_t2:  # the base weights, scored through t2's shared-context path
+            result["config"]["model"] = "t2"
         path = folder / model / "results_bench.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1, default=str))

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
+from t2eval.benchmarks.bbh import BBH_TASKS
 from t2eval.commands.data import data as data_cli
 from t2eval.data import (
     DATASETS,
@@ -53,6 +54,8 @@ EXPECTED_ROWS = {
     "arc_challenge": {"train": 1119, "validation": 299, "test": 1172},
     "math": {"train": 7500, "test": 5000},
     "math500": {"test": 500},
+    **{f"bbh_{task}": {"test": {"causal_judgement": 187, "penguins_in_a_table": 146, "snarks": 178}.get(task, 250)}
+       for task in BBH_TASKS},
 }
 MATH_TRAIN_PER_SUBJECT = [1744, 771, 870, 1295, 869, 1205, 746]
 OFFLINE_ENV = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
@@ -112,7 +115,7 @@ def test_unknown_dataset_suggests_closest_name():
         load_split("gms8k", "test", data_dir="/nowhere")
     message = str(info.value)
     assert "unknown dataset 'gms8k' — did you mean 'gsm8k'?" in message
-    assert "available: arc_challenge, arc_easy, gsm8k" in message
+    assert "available: arc_challenge, arc_easy, gsm8k" in message and "bbh_<task> (27 BIG-Bench Hard tasks)" in message
 
 
 def test_unknown_split_lists_available_splits():
@@ -347,7 +350,7 @@ def test_stock_tasks_use_the_hub_configs_we_write():
     from lm_eval.tasks._index import TaskIndex
 
     root = Path(lm_eval.tasks.__file__).parent
-    folders = ["arc", "gsm8k", "mbpp", "hendrycks_math", "minerva_math", "llama3", "score/math"]
+    folders = ["arc", "gsm8k", "mbpp", "hendrycks_math", "minerva_math", "llama3", "score/math", "bbh", "leaderboard/bbh_mc"]
     index = TaskIndex.build([root / folder for folder in folders])
     for (hub_path, config), tasks in STOCK_TASKS.items():
         for task in tasks:

@@ -94,6 +94,7 @@ _EXPECTED_DOCS = {
     **{f"non_greedy_robustness_math_{subject}": n for subject, n in _MATH_TEST.items()},
     **{f"prompt_robustness_math_{subject}": 10 * n for subject, n in _MATH_TEST.items()},  # 10 prompts each
     "hendrycks_math500": 500,
+    "bbh_zeroshot_boolean_expressions": 250, "bbh_cot_fewshot_snarks": 178,  # BIG-Bench Hard, two of 132
 }
 
 

@@ -65,7 +65,9 @@ def get_spec(name: str) -> DatasetSpec:
     spec = DATASETS.get(name)
     if spec is not None:
         return spec
-    raise UnknownDatasetError(f"unknown dataset '{name}'{did_you_mean(name, DATASETS)} available: {', '.join(sorted(DATASETS))}")
+    bbh = sorted(n for n in DATASETS if n.startswith("bbh_"))
+    listed = [n for n in sorted(DATASETS) if n not in bbh] + ([f"bbh_<task> ({len(bbh)} BIG-Bench Hard tasks)"] if bbh else [])
+    raise UnknownDatasetError(f"unknown dataset '{name}'{did_you_mean(name, DATASETS)} available: {', '.join(listed)}")
 
 
 def dataset_splits(name: str) -> tuple[str, ...]:

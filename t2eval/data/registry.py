@@ -134,7 +134,8 @@ BBH_FEATURES = Features({"input": _STR, "target": _STR})
 
 from t2eval.benchmarks.bbh import BBH_TASKS  # noqa: E402  (the task list lives with the benchmark)
 
-BBH_HUB = "SaylorTwift/bbh"  # the hub dataset lm-eval's stock bbh_* tasks read
+BBH_HUB = "SaylorTwift/bbh"
+_NO_LEADERBOARD_BBH = ("dyck_languages", "multistep_arithmetic_two", "word_sorting")  # no leaderboard_bbh_* task  # the hub dataset lm-eval's stock bbh_* tasks read
 
 _MBPP_SPLITS = ("train", "test", "validation", "prompt")
 _ARC_SPLITS = ("train", "validation", "test")
@@ -223,7 +224,7 @@ STOCK_TASKS: dict[tuple[str, str], tuple[str, ...]] = {  # in DATASETS order
     **{("EleutherAI/hendrycks_math", config): _math_tasks(config) for config, _ in MATH_SUBJECTS},
     ("HuggingFaceH4/MATH-500", "default"): ("hendrycks_math500", "minerva_math500"),
     **{(BBH_HUB, task): tuple(f"bbh_{form}_{task}" for form in ("zeroshot", "cot_zeroshot", "fewshot", "cot_fewshot"))
-       for task in BBH_TASKS},
+       + (() if task in _NO_LEADERBOARD_BBH else (f"leaderboard_bbh_{task}",)) for task in BBH_TASKS},
 }
 
 
