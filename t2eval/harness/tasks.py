@@ -11,7 +11,7 @@ def load_task(task_name: str):
     """The lm-eval Task object for ``task_name`` (t2eval's folder first, then all tasks)."""
     from lm_eval.tasks import TaskManager
 
-    from .plugin import task_dir
+    from ..benchmarks import task_dir
 
     for manager in (lambda: TaskManager(include_path=str(task_dir()), include_defaults=False), TaskManager):
         tasks = manager()
