@@ -15,6 +15,7 @@ import yaml
 
 from t2eval.benchmarks import BENCHMARKS, label_of_task, task_dir
 from t2eval.dispatch import LABELS
+from test_tasks_code import MBPP_DOC  # one hand-made MBPP problem for both test files
 
 
 class _Loader(yaml.SafeLoader):
@@ -72,13 +73,6 @@ def test_the_yaml_calls_its_benchmark(task):
 
 # ----------------------------------------------------------------------------- known scores
 
-MBPP_DOC = {
-    "task_id": 2, "text": "Write a function to find the shared elements from the given two lists.",
-    "code": "def similar_elements(a, b):\r\n  return tuple(set(a) & set(b))",
-    "test_list": ["assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))",
-                  "assert set(similar_elements((1, 2, 3, 4),(5, 4, 3, 7))) == set((3, 4))"],
-    "test_setup_code": "", "challenge_test_list": [],
-}
 HUMANEVAL_DOC = {"task_id": "Toy/0", "prompt": "def add(a, b):\n    \"\"\"The sum.\"\"\"\n",
                  "canonical_solution": "    return a + b\n", "entry_point": "add",
                  "test": "def check(candidate):\n    assert candidate(1, 2) == 3\n"}
