@@ -19,6 +19,7 @@ _COMMANDS = {
     "baseline": "t2eval.commands.baseline:baseline",
     "report": "t2eval.commands.report:report",
     "check": "t2eval.commands.check:check",
+    "compare": "t2eval.commands.compare:compare",
 }
 
 

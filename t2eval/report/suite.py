@@ -52,3 +52,75 @@ def suite_table(record: dict, rates: dict[str, dict[str, float]], metric: str = 
                      f"(t2 / hf = {t2_s / hf_s:.2f}; {record.get('threads')} torch thread(s), batch size "
                      f"{record.get('batch_size')}).")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- t2eval compare
+
+
+def compare_rows(scores_by_config: dict[str, list]) -> dict[str, dict[str, object]]:
+    """task -> configuration -> its :class:`~t2eval.report.runs.Score` (one run per configuration)."""
+    table: dict[str, dict[str, object]] = {}
+    for config, scores in scores_by_config.items():
+        for score in scores:
+            table.setdefault(score.task, {})[config] = score
+    return table
+
+
+def compare_table(scores_by_config: dict[str, list], base: str = "none") -> str:
+    """Per task: every configuration's score (×100), its difference to ``base`` with the paired
+    95% CI, pass-1 routing, pass-1 / pass-2 seconds; the oracle (the best fixed choice — base or
+    one expert for the whole task — picked in hindsight: an upper bound, not a method) and each
+    strategy's regret against it; a macro row per configuration (bootstrap within tasks)."""
+    table = compare_rows(scores_by_config)
+    fixed = [c for c in scores_by_config if c == base or c.startswith("expert:")]
+    lines = []
+    for task, by_config in table.items():
+        ref = by_config.get(base)
+        oracle = max((by_config[c] for c in fixed if c in by_config), key=lambda s: s.value, default=None)
+        lines += [f"\n### {task} ({ref.metric if ref else next(iter(by_config.values())).metric})\n",
+                  "| configuration | n | score | Δ vs base (95% CI) | regret vs oracle | pass 1 labels | pass 1 s | "
+                  "pass 2 s |", "|---|---:|---:|---|---:|---|---:|---:|"]
+        for config, score in by_config.items():
+            t2 = score.info.get("t2") or {}
+            timing = (t2.get("per_task") or {}).get(task, {})
+            labels = ", ".join(f"{k} {v}" for k, v in sorted(((t2.get("pass1_labels") or {}).get(task) or {}).items(),
+                                                              key=lambda kv: -kv[1]))
+            diff = _paired(ref, score) if ref is not None and config != base else None
+            regret = f"{100 * (oracle.value - score.value):+.1f}" if oracle is not None and config not in fixed else ""
+            lines.append(f"| {config} | {score.n} | {100 * score.value:.1f} | {_diff_text(diff)} | {regret} | "
+                         f"{labels} | {timing.get('pass1_s', 0.0):.1f} | {timing.get('pass2_s', 0.0):.1f} |")
+        if oracle is not None:
+            config = next(c for c in fixed if by_config.get(c) is oracle)
+            lines.append(f"| *oracle (upper bound, chosen in hindsight: {config})* | {oracle.n} | "
+                         f"*{100 * oracle.value:.1f}* | | | | | |")
+    lines += ["\n### macro over tasks (mean of task scores; CI: documents resampled within tasks)\n",
+              "| configuration | tasks | score | Δ vs base (95% CI) |", "|---|---:|---:|---|"]
+    for config in scores_by_config:
+        pairs = {t: _per_doc_pair(row.get(base), row.get(config)) for t, row in table.items()}
+        pairs = {t: p for t, p in pairs.items() if p is not None}
+        if config != base and pairs and len(pairs) == len(table):
+            macro = macro_paired_bootstrap(pairs)
+            lines.append(f"| {config} | {len(pairs)} | {100 * macro.mean_b:.1f} | {_diff_text(macro)} |")
+        else:
+            scores = [row[config].value for row in table.values() if config in row]
+            lines.append(f"| {config} | {len(scores)} | {100 * sum(scores) / max(1, len(scores)):.1f} | |")
+    return "\n".join(lines).lstrip("\n")
+
+
+def _per_doc_pair(a, b):
+    if a is None or b is None or not a.per_doc or not b.per_doc:
+        return None
+    docs = sorted(set(a.per_doc) & set(b.per_doc))
+    return ([a.per_doc[d] for d in docs], [b.per_doc[d] for d in docs]) if docs else None
+
+
+def _paired(a, b):
+    pair = _per_doc_pair(a, b)
+    return paired_bootstrap(*pair) if pair else None
+
+
+def _diff_text(diff) -> str:
+    if diff is None:
+        return ""
+    mark = "" if diff.significant else " ≈"
+    return f"{100 * diff.diff:+.1f} ({100 * diff.low:+.1f}..{100 * diff.high:+.1f}){mark}"

@@ -1,0 +1,109 @@
+"""Run several ``--model t2`` configurations on the same tasks and documents, one lm-eval run
+each, and keep every run's results and per-document samples (``t2eval compare``).
+
+A configuration is a strategy as ``--model_args strategy=`` takes it: ``none`` (the base
+weights), ``prompt``, ``cls``, ``fewshot``, ``uniform``, or a fixed expert ``expert:<name>``.
+Each run lands in ``<out>/<configuration>/`` (lm-eval's ``results_<date>.json`` and gzipped
+``samples_<task>_<date>.jsonl.gz``, which :mod:`t2eval.report.runs` reads) with a ``done.json``
+marker written last: a rerun skips configurations already done with the same tasks, limit and
+model arguments, so an interrupted comparison resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .harness.tasks import evaluate
+from .jsonl import write_text
+
+log = logging.getLogger(__name__)
+MARKER = "done.json"
+
+
+class CompareError(ValueError):
+    """Bad input to a comparison (reported before anything runs)."""
+
+
+@dataclass
+class Comparison:
+    """What is compared: the tasks, the configurations and the settings every run shares."""
+
+    tasks: list[str]
+    strategies: list[str]
+    out: Path
+    limit: int | None = None
+    model_args: dict = field(default_factory=dict)  # shared t2 / HFLM arguments (experts=, pretrained=, ...)
+    batch_size: int = 8
+    apply_chat_template: bool = False
+    device: str = "cpu"
+
+    def __post_init__(self):
+        self.out = Path(self.out)
+        if not self.tasks or not self.strategies:
+            raise CompareError("give at least one task (--tasks) and one configuration (--strategies)")
+        if "strategy" in self.model_args:
+            raise CompareError("strategy goes in --strategies, not in --model-args")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise CompareError(f"a configuration is listed twice: {', '.join(self.strategies)}")
+
+    def folder(self, strategy: str) -> Path:
+        return self.out / strategy.replace(":", "-").replace("/", "_")
+
+    def settings(self, strategy: str) -> dict:
+        """What must match for a finished run to be reused."""
+        return {"strategy": strategy, "tasks": self.tasks, "limit": self.limit, "model_args": self.model_args,
+                "batch_size": self.batch_size, "apply_chat_template": self.apply_chat_template}
+
+    def is_done(self, strategy: str) -> bool:
+        marker = self.folder(strategy) / MARKER
+        if not marker.is_file():
+            return False
+        if json.loads(marker.read_text()) != self.settings(strategy):
+            raise CompareError(f"{marker.parent} holds a run with other settings; use another --out "
+                               "or delete that folder to rerun it")
+        return True
+
+
+def check_strategies(comparison: Comparison) -> None:
+    """Every configuration names a strategy or a fixed expert (before anything loads)."""
+    from .adapt import STRATEGIES
+
+    for strategy in comparison.strategies:
+        if strategy not in STRATEGIES and not strategy.startswith("expert:"):
+            raise CompareError(f"unknown configuration {strategy!r}: use one of {', '.join(STRATEGIES)} "
+                               "or expert:<name>")
+
+
+def run_one(comparison: Comparison, strategy: str) -> Path:
+    """One lm-eval run of ``strategy``; its files written, then the marker."""
+    folder = comparison.folder(strategy)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = evaluate(model="t2", model_args={**comparison.model_args, "strategy": strategy},
+                   tasks=comparison.tasks, limit=comparison.limit, log_samples=True,
+                   batch_size=comparison.batch_size, device=comparison.device,
+                   apply_chat_template=comparison.apply_chat_template)
+    stamp = str(out.get("date", "run")).replace(":", "-").replace(" ", "T")
+    for task, samples in (out.pop("samples", None) or {}).items():
+        write_text(folder / f"samples_{task}_{stamp}.jsonl.gz",
+                   "".join(json.dumps(s, default=str) + "\n" for s in samples))
+    atomic_write_text(folder / f"results_{stamp}.json", json.dumps(out, indent=1, default=str))
+    atomic_write_text(folder / MARKER, json.dumps(comparison.settings(strategy)))
+    return folder
+
+
+def run_all(comparison: Comparison, say=log.info) -> list[Path]:
+    """Every configuration not done yet, in order; the folders of all of them."""
+    check_strategies(comparison)
+    folders = []
+    for i, strategy in enumerate(comparison.strategies, 1):
+        if comparison.is_done(strategy):
+            say(f"[{i}/{len(comparison.strategies)}] {strategy}: done already ({comparison.folder(strategy)})")
+        else:
+            say(f"[{i}/{len(comparison.strategies)}] {strategy}: running {len(comparison.tasks)} task(s)")
+            run_one(comparison, strategy)
+        folders.append(comparison.folder(strategy))
+    return folders

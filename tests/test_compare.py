@@ -1,0 +1,56 @@
+"""`t2eval compare`: one lm-eval run per configuration, resumable, one table with the oracle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import data_dir
+from test_backend import _experts_folder
+
+
+@pytest.fixture
+def offline_bbh(monkeypatch):
+    monkeypatch.setenv("T2EVAL_DATA_DIR", str(data_dir()))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_bad_input_fails_before_anything_runs(tmp_path):
+    from t2eval.compare import CompareError, Comparison, check_strategies
+
+    with pytest.raises(CompareError, match="at least one task"):
+        Comparison(tasks=[], strategies=["none"], out=tmp_path)
+    with pytest.raises(CompareError, match="strategy goes in --strategies"):
+        Comparison(tasks=["t"], strategies=["none"], out=tmp_path, model_args={"strategy": "cls"})
+    with pytest.raises(CompareError, match="unknown configuration 'promt'"):
+        check_strategies(Comparison(tasks=["t"], strategies=["promt"], out=tmp_path))
+
+
+def test_compare_runs_each_configuration_once_and_tables_them(tiny_hf_folder, tmp_path, offline_bbh, monkeypatch):
+    from t2eval import compare as module
+    from t2eval.cli import main
+
+    experts = _experts_folder(tiny_hf_folder, tmp_path / "experts")
+    args = ["compare", "--tasks", "bbh_ll_navigate,bbh_ll_web_of_lies", "--strategies", "none,expert:math,prompt",
+            "--limit", "4", "--out", str(tmp_path / "cmp"), "--model-args",
+            f"pretrained={tiny_hf_folder},experts={experts}"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    for expected in ("### bbh_ll_navigate", "### bbh_ll_web_of_lies", "| expert:math | 4 |", "| prompt | 4 |",
+                     "oracle (upper bound, chosen in hindsight", "### macro over tasks"):
+        assert expected in table, expected
+    marker = json.loads((tmp_path / "cmp" / "expert-math" / "done.json").read_text())
+    assert marker["strategy"] == "expert:math" and marker["limit"] == 4
+    assert list((tmp_path / "cmp" / "prompt").glob("samples_bbh_ll_navigate_*.jsonl.gz"))
+    # a rerun resumes: nothing is evaluated again, the same table comes out
+    monkeypatch.setattr(module, "evaluate", lambda **kw: pytest.fail("a finished configuration ran again"))
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert again.exit_code == 0 and "done already" in again.output
+    assert (tmp_path / "cmp" / "comparison.md").read_text() == table
+    # other settings in the same folder are refused, not mixed
+    changed = CliRunner().invoke(main, [*args[:-2], "--limit", "5", *args[-2:]])
+    assert changed.exit_code != 0 and "holds a run with other settings" in changed.output
