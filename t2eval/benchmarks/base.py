@@ -34,6 +34,8 @@ class Benchmark:
             parallel sandboxes); :meth:`rewards` uses it instead of ``score`` when set.
         reference: the SFT target of a document (what ``--objective sft`` trains towards).
         prefix: the assistant turn's prefilled start (the YAML's ``gen_prefix``), or None.
+        suite: the lm-eval group a task is one of many of (``bbh_ll``): summaries that list
+            tasks as rows (the routing figure) show the suite as one row; None: the task itself.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Benchmark:
     batch_score: Callable[[list[str], list[dict]], list[float]] | None = None
     reference: Callable[[dict], str] | None = None
     prefix: Callable[[dict], str] | None = None
+    suite: str | None = None
     train_split: str | None = None
     validation_split: str | None = None
     test_split: str = "test"

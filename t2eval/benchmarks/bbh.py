@@ -122,4 +122,4 @@ def constant_predictor_rates(docs: list[dict]) -> dict[str, float]:
 
 register(*(Benchmark(name=f"bbh_ll_{task}", label="reasoning", dataset=f"bbh_{task}", load=load_bbh_splits,
                      prompt=bbh_prompt, target=bbh_target, choices=bbh_choices, validation_split="validation",
-                     test_split="test") for task in LL_TASKS))
+                     test_split="test", suite="bbh_ll") for task in LL_TASKS))

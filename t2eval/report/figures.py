@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..jsonl import plain_name, read_jsonl
+from ..benchmarks import BENCHMARKS
 from ..dispatch import LABELS, parse_label
 from .runs import Score, read_results
 
@@ -36,8 +37,14 @@ def dispatch_counts(samples: list[Path], scores: list[Score]) -> dict[str, Count
             seen.add((s.source, s.task))
             counts = out.setdefault(f"{s.method} (evaluation tasks)", Counter())
             for label in decisions.values():
-                counts[(s.task, label)] += 1
+                counts[(_row(s.task), label)] += 1
     return out
+
+
+def _row(task: str) -> str:
+    """A task's row in the routing figure: its suite (one row for all of BBH) or itself."""
+    suite = BENCHMARKS.get(task).suite if task in BENCHMARKS else None
+    return f"{suite} (all tasks)" if suite else task
 
 
 def _pyplot():
