@@ -47,7 +47,8 @@ def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_te
               for strategy, folder in zip(comparison.strategies, folders)}
     table = compare_table(scores)
     if limit:
-        table = f"*Smoke test: the first {limit} documents of each task (--limit), not a result.*\n\n{table}"
+        table = (f"*A slice: the first {limit} documents of each task (--limit). A smoke test unless stated "
+                 "as a slice of at least 500 documents in all.*\n\n" + table)
     target = Path(table_path) if table_path else comparison.out / "comparison.md"
     target.write_text(table + "\n")
     click.echo(table)
