@@ -14,6 +14,7 @@ class PairedDiff:
     diff: float  # mean_b - mean_a
     low: float  # 95% bootstrap interval of diff
     high: float
+    p: float = 1.0  # two-sided bootstrap p-value of diff = 0 (from the same resamples)
 
     @property
     def significant(self) -> bool:
@@ -32,18 +33,19 @@ def paired_bootstrap(a: list[float], b: list[float], resamples: int = 2000, seed
     diffs = [y - x for x, y in zip(a, b)]
     n, rng = len(diffs), random.Random(seed)
     means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    return PairedDiff(n, sum(a) / n, sum(b) / n, sum(diffs) / n,
-                      means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1])
+    return PairedDiff(n, sum(a) / n, sum(b) / n, sum(diffs) / n, *_interval(means), _p_value(means))
 
 
-def bootstrap_p(a: list[float], b: list[float], resamples: int = 2000, seed: int = 0) -> float:
-    """Two-sided paired bootstrap p-value of ``mean(b - a) = 0``: twice the smaller share of
-    resampled means on either side of 0 (at least 1/resamples)."""
-    diffs = [y - x for x, y in zip(a, b)]
-    n, rng = len(diffs), random.Random(seed)
-    means = [sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples)]
+def _interval(means: list[float]) -> tuple[float, float]:
+    """The percentile 95% interval of sorted resampled means."""
+    return means[int(0.025 * len(means))], means[int(0.975 * len(means)) - 1]
+
+
+def _p_value(means: list[float]) -> float:
+    """Two-sided bootstrap p-value of a mean of 0: twice the smaller share of resampled means on
+    either side of 0 (at least 1/resamples)."""
     below, above = sum(m <= 0 for m in means), sum(m >= 0 for m in means)
-    return min(1.0, max(2 * min(below, above), 1) / resamples)
+    return min(1.0, max(2 * min(below, above), 1) / len(means))
 
 
 def holm(p_values: dict[str, float]) -> dict[str, float]:
@@ -71,5 +73,4 @@ def macro_paired_bootstrap(pairs: dict[str, tuple[list[float], list[float]]], re
     means = sorted(sum(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for d in diffs.values()) / len(tasks)
                    for _ in range(resamples))
     return PairedDiff(sum(len(d) for d in diffs.values()), macro({t: pairs[t][0] for t in tasks}),
-                      macro({t: pairs[t][1] for t in tasks}), macro(diffs),
-                      means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1])
+                      macro({t: pairs[t][1] for t in tasks}), macro(diffs), *_interval(means), _p_value(means))

@@ -178,15 +178,19 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     return scores
 
 
-def paired(base: Score, other: Score):
-    """``other - base`` over the documents both scored, with its paired bootstrap 95% CI
-    (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores."""
-    if not base.per_doc or not other.per_doc:
+def per_doc_pair(base: Score | None, other: Score | None) -> tuple[list[float], list[float]] | None:
+    """The two runs' per-document scores over the documents both scored (None: either lacks them)."""
+    if base is None or other is None or not base.per_doc or not other.per_doc:
         return None
     docs = sorted(set(base.per_doc) & set(other.per_doc))
-    if not docs:
-        return None
-    return paired_bootstrap([base.per_doc[d] for d in docs], [other.per_doc[d] for d in docs])
+    return ([base.per_doc[d] for d in docs], [other.per_doc[d] for d in docs]) if docs else None
+
+
+def paired(base: Score | None, other: Score | None):
+    """``other - base`` over the documents both scored, with its paired bootstrap 95% CI
+    (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores."""
+    pair = per_doc_pair(base, other)
+    return paired_bootstrap(*pair) if pair else None
 
 
 def read_per_doc(results: Path, task: str, metric: str) -> dict | None:

@@ -9,7 +9,8 @@ each task, the t2 run's per-task timings and labels).
 
 from __future__ import annotations
 
-from ..stats import bootstrap_p, holm, macro_paired_bootstrap, paired_bootstrap
+from ..stats import holm, macro_paired_bootstrap, paired_bootstrap
+from .runs import paired, per_doc_pair
 
 
 def suite_rows(record: dict, rates: dict[str, dict[str, float]], metric: str = "acc") -> list[dict]:
@@ -18,7 +19,7 @@ def suite_rows(record: dict, rates: dict[str, dict[str, float]], metric: str = "
     for task, detail in record["tasks_detail"].items():
         base, t2 = detail[metric]["hf"], detail[metric]["t2"]
         diff = paired_bootstrap(base, t2)
-        pvalues[task] = bootstrap_p(base, t2)
+        pvalues[task] = diff.p
         rows.append({"task": task, "n": diff.n, **rates.get(task, {}), "base": diff.mean_a, "t2": diff.mean_b,
                      "diff": diff, "p": pvalues[task], "labels": detail.get("labels", {}),
                      "pass1_s": detail.get("pass1_s", 0.0), "pass2_s": detail.get("pass2_s", 0.0)})
@@ -85,7 +86,7 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none") -> str:
             timing = (t2.get("per_task") or {}).get(task, {})
             labels = ", ".join(f"{k} {v}" for k, v in sorted(((t2.get("pass1_labels") or {}).get(task) or {}).items(),
                                                               key=lambda kv: -kv[1]))
-            diff = _paired(ref, score) if ref is not None and config != base else None
+            diff = paired(ref, score) if config != base else None
             regret = f"{100 * (oracle.value - score.value):+.1f}" if oracle is not None and config not in fixed else ""
             lines.append(f"| {config} | {score.n} | {100 * score.value:.1f} | {_diff_text(diff)} | {regret} | "
                          f"{labels} | {timing.get('pass1_s', 0.0):.1f} | {timing.get('pass2_s', 0.0):.1f} |")
@@ -96,7 +97,7 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none") -> str:
     lines += ["\n### macro over tasks (mean of task scores; CI: documents resampled within tasks)\n",
               "| configuration | tasks | score | Δ vs base (95% CI) |", "|---|---:|---:|---|"]
     for config in scores_by_config:
-        pairs = {t: _per_doc_pair(row.get(base), row.get(config)) for t, row in table.items()}
+        pairs = {t: per_doc_pair(row.get(base), row.get(config)) for t, row in table.items()}
         pairs = {t: p for t, p in pairs.items() if p is not None}
         if config != base and pairs and len(pairs) == len(table):
             macro = macro_paired_bootstrap(pairs)
@@ -105,18 +106,6 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none") -> str:
             scores = [row[config].value for row in table.values() if config in row]
             lines.append(f"| {config} | {len(scores)} | {100 * sum(scores) / max(1, len(scores)):.1f} | |")
     return "\n".join(lines).lstrip("\n")
-
-
-def _per_doc_pair(a, b):
-    if a is None or b is None or not a.per_doc or not b.per_doc:
-        return None
-    docs = sorted(set(a.per_doc) & set(b.per_doc))
-    return ([a.per_doc[d] for d in docs], [b.per_doc[d] for d in docs]) if docs else None
-
-
-def _paired(a, b):
-    pair = _per_doc_pair(a, b)
-    return paired_bootstrap(*pair) if pair else None
 
 
 def _diff_text(diff) -> str:
