@@ -14,7 +14,6 @@ To cover another kind of name, add a ``(suffix, {file: why})`` pair to ``RULES``
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 

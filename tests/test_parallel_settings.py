@@ -8,7 +8,8 @@ import torch
 from t2eval.engine import parallel_kwargs
 from t2eval.train import build_config
 from t2eval.train.config import ConfigError
-from t2eval.train.loop import Ranks, rl_advantages
+from t2eval.train.loop import Ranks
+from t2eval.train.objective import rl_advantages
 
 
 def test_one_process_one_engine():

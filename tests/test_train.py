@@ -383,7 +383,7 @@ def test_cls_task_pools_the_three_tasks(local_data):
 
 
 def test_mbpp_rewards_run_in_the_sandbox():
-    from t2eval.train.data import score_mbpp_batch
+    from t2eval.benchmarks.mbpp import score_mbpp_batch
 
     doc = {"task_id": 1, "code": "def add(a, b):\n  return a + b", "test_list": ["assert add(1, 2) == 3"],
            "test_setup_code": ""}
@@ -495,7 +495,7 @@ def test_settings_are_type_checked_when_parsed():
 
 
 def test_leave_one_out_advantages_and_flat_groups():
-    from t2eval.train.loop import rl_advantages
+    from t2eval.train.objective import rl_advantages
 
     rewards = torch.tensor([1.0, -1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0])
     adv, keep = rl_advantages(rewards, "loo", samples=4)

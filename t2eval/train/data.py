@@ -26,7 +26,6 @@ import yaml
 
 from t2eval.benchmarks import BENCHMARKS, Benchmark, label_of_task, task_dir
 from t2eval.benchmarks.dispatch import DISPATCH, SOURCES
-from t2eval.benchmarks.mbpp import score_mbpp_batch  # noqa: F401  (re-exported: the MBPP reward)
 from t2eval.dispatch import LABELS as PASS1_LABELS, PASS1_GEN, question_of
 from t2eval.dispatch.prompt import ANSWER_PREFIX, LABEL_END, pass1_messages
 

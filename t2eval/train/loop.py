@@ -44,7 +44,6 @@ from ..svf import Expert, decompose
 from .checkpoint import RunFolder, changed_settings, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
 from .data import TrainTask, build_task
-from .objective import rl_advantages  # noqa: F401  (re-exported: t2eval.train.loop.rl_advantages)
 from .objectives import OBJECTIVES
 from .policy import METHODS, PeftAdapter, make_policy, save_artifact
 
