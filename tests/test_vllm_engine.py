@@ -248,3 +248,36 @@ def test_data_parallel_engine_vllm_on_cpu_equals_one_process(tmp_path):
         rows = [json.loads(line) for p in (tmp_path / name).rglob("samples_*.jsonl") for line in p.open()]
         answers[name] = {r["doc_id"]: r["resps"] for r in rows}
     assert len(answers["two"]) == 4 and answers["two"] == answers["one"]
+
+
+@needs_vllm
+def test_gemma_greedy_equals_hf_base_expert_and_back():
+    """The engine on a second architecture (Gemma 3 270M: tied embeddings, q/k norms,
+    sliding-window layers): greedy tokens equal HF's, base, with an expert pushed, and back."""
+    from conftest import have_embedded
+    from t2eval.engine import VLLMEngine
+    from t2eval.models import load_model, resolve_model_path
+    from t2eval.svf import SVFAdapter, decompose, ones_expert
+
+    if not have_embedded("gemma3-270m"):
+        pytest.skip("gemma3-270m is not installed (scripts/install.sh gemma)")
+    model, tok = load_model("gemma3-270m")
+    adapter = SVFAdapter(model, decompose(model, "mlp", progress=False))
+    engine = VLLMEngine(resolve_model_path("gemma3-270m"), dtype="float32", max_model_len=512)
+    engine.follow(adapter)
+    base = ones_expert(adapter.decomposition, "gemma3-270m", "mlp")
+    gen = torch.Generator().manual_seed(0)
+    expert = base.with_z({n: 1 + 0.15 * torch.randn(v.shape, generator=gen) for n, v in base.z.items()},
+                         name="a", label="a")
+    prompts = [tok.encode(q) for q in ("Question: What is 12 times 7?\nAnswer:",
+                                       "The largest planet of the solar system is")]
+    assert all(p[0] == tok.bos_token_id for p in prompts)
+    seen = {}
+    for name in (None, "a", None):
+        adapter.remove() if name is None else adapter.apply(expert)
+        hf = _cut_eos(_hf(model, prompts, 16), tok.eos_token_id)
+        assert engine.generate(prompts, 16) == hf, f"vLLM != HF on gemma3-270m with expert {name}"
+        seen.setdefault(name, hf)
+        assert seen[name] == hf
+    assert seen[None] != seen["a"]
+    adapter.remove()
