@@ -4,7 +4,8 @@
   (+ KL to the base model);
 * ``sft`` (the paper's ablation): next-token NLL of the task's reference answers (+ KL);
 * ``choice``: a multiple-choice lm-eval task as a policy over its choices
-  (:mod:`t2eval.train.choice`).
+  (:mod:`t2eval.train.choice`), for SVF z vectors and for PEFT adapters alike (the matched
+  LoRA / DoRA / IA3 baselines of a choice-trained expert).
 
 Each class owns what it asks of the settings (``check_config``) and of the task
 (``check_task``), its cpu preset (``cpu_preset``), one update's loss (``step``), its
@@ -218,12 +219,6 @@ class Choice(Objective):
     validation: lm-eval's ``acc`` / ``acc_norm``, ties broken by the gold choice's NLL."""
 
     name = "choice"
-
-    @classmethod
-    def check_config(cls, cfg, method) -> None:
-        if not method.decomposes:  # the choice policy trains SVF z vectors only
-            raise ConfigError(f"--objective choice trains SVF experts; method={cfg.method} has its own "
-                              "objectives (rl, sft)")
 
     @classmethod
     def cpu_preset(cls, task: str) -> dict:
