@@ -119,3 +119,25 @@ def test_stock_multiple_choice_task_gate(gate, expert):
     assert rec["min"] >= rec["base"] and rec["min"] <= rec["score"]
     assert 0 < rec["nll"] < 10 and 0 < rec["nll_base"] < 10
     assert _gate(gate) == []
+
+
+def test_validation_gate_measures_and_checks_off_the_test_split(gate, expert):
+    """split = "validation": the slices come from ARC-Easy's own validation split, measured
+    in-process with lm-eval's log-likelihood choice; the bound is written with its split."""
+    from t2eval.quality import read_gate
+
+    gate.write_text('model = "smollm2-135m-instruct"\n\n[experts.reasoning]\ntask = "arc_easy"\nsplit = "validation"\n'
+                    "chat = false\nlimit = 6\nnll_docs = 4\n")
+    assert _gate(gate, update=True) == []
+    _, [bound] = read_gate(gate)
+    assert bound.split == "validation" and bound.recorded["split"] == "validation"
+    assert bound.recorded["min"] >= bound.recorded["base"]
+    assert _gate(gate) == []
+
+
+def test_a_bad_split_is_refused(gate):
+    from t2eval.quality import GateError, read_gate
+
+    gate.write_text('[experts.reasoning]\ntask = "arc_easy"\nsplit = "dev"\n')
+    with pytest.raises(GateError, match="split = 'dev': expected one of validation, test"):
+        read_gate(gate)

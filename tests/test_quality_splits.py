@@ -1,0 +1,49 @@
+"""The gate's validation slices (`split = "validation"` in quality.toml) never read a test split."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import data_dir
+
+pytestmark = pytest.mark.skipif(not data_dir().is_dir(), reason=f"benchmark data not found at {data_dir()}")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("T2EVAL_DATA_DIR", str(data_dir()))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_arc_easy_validation_slice_is_its_own_validation_split():
+    from t2eval.harness.tasks import lm_eval_task
+    from t2eval.quality import eval_docs
+
+    task = lm_eval_task("arc_easy")
+    _, docs = eval_docs("arc_easy", 10_000, split="validation")
+    ids = {d["id"] for d in docs}
+    assert len(docs) == 570 and not ids & {d["id"] for d in task.test_docs()}
+    assert not ids & {d["id"] for d in task.training_docs()}  # not the trainer's documents either
+
+
+@pytest.mark.parametrize("task", ["arith_t2", "dispatch_t2"])
+def test_generated_and_pooled_validation_slices_are_the_trainers_held_out_half(task):
+    from t2eval.benchmarks.dispatch import dispatch_pool
+    from t2eval.data import load_split
+    from t2eval.quality import eval_docs
+
+    trained, docs = eval_docs(task, 100, split="validation")
+    assert len(docs) == 100 and all(d in trained.val_docs for d in docs)
+    assert not any(d in trained.train_docs for d in docs)
+    if task == "arith_t2":
+        test = {d["question"] for d in load_split("arith", "test")}
+        assert not {d["question"] for d in docs} & test
+    else:  # the pooled test prompts; a question the source dataset itself repeats in its own train
+        # and test splits (MBPP: 3, ARC-Easy: 7) may be in both, nothing else
+        from t2eval.benchmarks.dispatch import DISPATCH_LABELS
+        from t2eval.dispatch import question_of
+
+        repeated = {question_of(r, "") for name in DISPATCH_LABELS for r in load_split(name, "train")}
+        both = {d["question"] for d in docs} & {d["question"] for d in dispatch_pool(100, 1234)}
+        assert both <= repeated
