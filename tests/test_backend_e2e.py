@@ -144,3 +144,16 @@ def test_literal_quick_start_math_gives_real_answers(env, tmp_path):
     assert len(answers) == 8
     assert sum(bool(a.strip()) for a in answers) >= 0.95 * len(answers), answers
     assert "sends each as one user turn" in log
+
+
+def test_guard_compares_expert_and_base_on_held_out_documents(env, experts_dir, tmp_path):
+    """guard=true through the stock CLI: the (task, expert) verdict on held-out documents (the
+    validation split, never the scored one) is recorded, and a rejected expert's documents are
+    answered by the base weights."""
+    args = f"strategy=expert:math,experts={experts_dir},guard=true,guard_shots=4"
+    results = _cli(env, args, "arc_easy_t2", 3, tmp_path / "run")
+    verdict = results["config"]["t2"]["guard"]["arc_easy_t2"]["math"]
+    assert verdict["shots"] == 4 and verdict["split"] == "validation" and set(verdict) >= {"kept", "base", "expert"}
+    assert verdict["kept"] == (verdict["expert"] >= verdict["base"])
+    used = results["config"]["t2"]["per_task"]["arc_easy_t2"]
+    assert ("installs:math" in used) == verdict["kept"] and ("installs:base" in used) != verdict["kept"]

@@ -58,6 +58,10 @@ class T2Args:
                                               "lives on the same GPU)")
     tensor_parallel_size: int = _arg(1, "engine=vllm: shard vLLM's weights over this many GPUs (one process "
                                         "only: a torchrun / accelerate launch is data parallel)")
+    guard: bool = _arg(False, "true: an expert answers a task only if it scores at least the base weights on "
+                              "guard_shots held-out documents of that task (validation, else training split; "
+                              "never the scored one); otherwise base weights answer that task")
+    guard_shots: int = _arg(20, "held-out documents per task the guard compares expert and base weights on")
     shots: int = _arg(10, "held-out documents CEM scores each candidate mix on", group="fewshot")
     cem_preset: str = _arg("cpu", "cpu (population 8, elite_ratio 0.25, init_std 0.3, 4 generations) | "
                                   "reference (32, 0.2, 0.5, 4)", group="fewshot")

@@ -55,6 +55,17 @@ def held_out_docs(task, k: int, seed: int) -> tuple[str, list[dict]]:
                      f"examples taken from the scored split would leak into the score.{hint}")
 
 
+def run_task(task: str, chat: bool, chat_settings: Callable[[bool], RequestSettings]):
+    """The task object of this run and the settings of its scored requests (recorded by
+    t2eval's lm-eval hook); outside an lm-eval run, a freshly loaded task with zero shots."""
+    found = run_tasks.lookup(task)
+    if found is not None:
+        return found
+    log.warning("t2: no record of how lm-eval built %s's requests (called outside lm-eval's evaluator?); "
+                "held-out documents use zero-shot prompts%s", task, " in the chat template" if chat else "")
+    return load_task(task), chat_settings(chat)
+
+
 def _prefix(task, doc):
     return task.doc_to_prefix(doc) if hasattr(task, "doc_to_prefix") else None
 
@@ -174,14 +185,7 @@ class FewShotFitter:
         return mix
 
     def _run_task(self, task: str, chat: bool):
-        """The task object of this run and the settings of its scored requests (recorded by
-        t2eval's lm-eval hook); outside an lm-eval run, a freshly loaded task with zero shots."""
-        found = run_tasks.lookup(task)
-        if found is not None:
-            return found
-        log.warning("fewshot: no record of how lm-eval built %s's requests (called outside lm-eval's "
-                    "evaluator?); fitness uses zero-shot prompts%s", task, " in the chat template" if chat else "")
-        return load_task(task), self.chat_settings(chat)
+        return run_task(task, chat, self.chat_settings)
 
     def _path(self, task: str, chat: bool, shots_fingerprint: str) -> Path:
         settings = json.dumps([self.config_fingerprint(), task, self.shots, self.alpha_mode, chat,

@@ -26,7 +26,8 @@ from ..models import cache_root, model_slug, resolve_model_path
 from ..svf import SVFAdapter, check_compatible, decompose
 from . import requests as rq
 from .args import T2Args, help_table
-from .fewshot import FewShotFitter
+from .fewshot import FewShotFitter, run_task
+from .guard import BaseGuard
 from .record import RunRecord, claim_cache, config_fingerprint, expert_info, fewshot_info
 from .run_tasks import RequestSettings
 
@@ -64,6 +65,7 @@ class T2LM(HFLM):
         self.record = RunRecord()
         self.adapter = self._make_adapter()
         self.engine = self._make_engine(resolve_model_path(a.pretrained))
+        self.guard = self._make_guard() if a.guard and self.adapter is not None else None
         self.pass1 = Classifier(Pass1Runner(render=functools.partial(rq.open_turn, self), encode=self.tok_encode,
                                             model=self.model, generate=self._generate_texts,
                                             batch_size=self._scoring_batch(), pad_id=self._pad_id),
@@ -90,6 +92,18 @@ class T2LM(HFLM):
             engine.follow(self.adapter)  # every expert swap is pushed into vLLM
         return engine
 
+    def _chat_settings(self, chat: bool) -> RequestSettings:
+        """Request settings of a zero-shot task outside lm-eval (held-out documents)."""
+        return RequestSettings(apply_chat_template=chat, chat_template=self.apply_chat_template if chat else None)
+
+    def _make_guard(self) -> BaseGuard:
+        """guard=true: experts must not score below base on a task's held-out documents."""
+        return BaseGuard(
+            shots=self.args.guard_shots, seed=self.args.seed, applied=self.adapter.applied,
+            expert_of=self.strategy.expert,
+            task_of=lambda task, reqs: run_task(task, rq.rendered_with_chat(reqs, self._chat_tail), self._chat_settings),
+            run_plain=self._run_plain, token_count=lambda text: len(self.tok_encode(text)), seconds=self.record.seconds)
+
     @functools.cached_property
     def fitter(self) -> FewShotFitter:
         """strategy=fewshot's ``fit(task, requests)``."""
@@ -100,8 +114,7 @@ class T2LM(HFLM):
             alpha_mode=a.alpha, num_layers=self.config.num_hidden_layers, cem=self.cem_config,
             folder=Path(folder), run_plain=self._run_plain,
             token_count=lambda text: len(self.tok_encode(text)),
-            chat_settings=lambda chat: RequestSettings(apply_chat_template=chat,
-                                                       chat_template=self.apply_chat_template if chat else None),
+            chat_settings=self._chat_settings,
             is_chat=lambda reqs: rq.rendered_with_chat(reqs, self._chat_tail),
             config_fingerprint=self.config_fingerprint, seconds=self.record.seconds)
 
@@ -156,6 +169,9 @@ class T2LM(HFLM):
             return method(requests, disable_tqdm=disable_tqdm)
         self.strategy.prepare(requests, lambda task, reqs: self.fitter(task, reqs))
         keys = self._plan(requests)
+        if self.guard is not None:
+            keys = self.guard(requests, keys)
+            self.record.add_weights({(r.task_name, r.doc_id): k for r, k in zip(requests, keys)})
         results = [None] * len(requests)
         for key in dict.fromkeys(keys):  # distinct keys, first-seen order
             idx = [i for i, k in enumerate(keys) if k == key]
@@ -259,6 +275,7 @@ class T2LM(HFLM):
             "adapt": a.adapt, **self.record.info(self.world_size), "engine": a.engine,
             "config_fingerprint": self.config_fingerprint(),
             "fewshot": fewshot_info(getattr(self.strategy, "mixes", {})),
+            "guard": self.guard.info() if self.guard is not None else None,
         }
         return info
 

@@ -119,6 +119,8 @@ def config_fingerprint(args, strategy, pass1, library) -> str:
               "pass1": {**pass1.fingerprint(), "options": args.pass1_options},
               "allow_foreign": args.allow_foreign, "chat": args.chat, "share_context": args.share_context,
               "experts": sorted(e.fingerprint for e in library.experts.values())}
+    if args.guard:  # a guarded run may answer with other weights
+        config["guard"] = {"shots": args.guard_shots, "seed": args.seed}
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
