@@ -2,7 +2,9 @@
 each, and keep every run's results and per-document samples (``t2eval compare``).
 
 A configuration is a strategy as ``--model_args strategy=`` takes it: ``none`` (the base
-weights), ``prompt``, ``cls``, ``fewshot``, ``uniform``, or a fixed expert ``expert:<name>``.
+weights), ``prompt``, ``cls``, ``fewshot``, ``uniform``, or a fixed expert ``expert:<name>``,
+optionally followed by ``+<flag>`` for boolean ``--model t2`` arguments set true in that
+configuration only (``prompt+guard``: the default strategy with the base-weights guard).
 Each run lands in ``<out>/<configuration>/`` (lm-eval's ``results_<date>.json`` and gzipped
 ``samples_<task>_<date>.jsonl.gz``, which :mod:`t2eval.report.runs` reads) with a ``done.json``
 marker written last: a rerun skips configurations already done with the same tasks, limit and
@@ -68,21 +70,38 @@ class Comparison:
         return True
 
 
-def check_strategies(comparison: Comparison) -> None:
-    """Every configuration names a strategy or a fixed expert (before anything loads)."""
-    from .adapt import STRATEGIES
+def configuration_args(config: str) -> dict:
+    """The ``--model t2`` arguments of a configuration: ``prompt+guard`` -> strategy=prompt, guard=true."""
+    strategy, *flags = config.split("+")
+    return {"strategy": strategy, **{flag: True for flag in flags}}
 
-    for strategy in comparison.strategies:
+
+def check_strategies(comparison: Comparison) -> None:
+    """Every configuration names a strategy or a fixed expert, and its flags boolean ``--model t2``
+    arguments (before anything loads)."""
+    from dataclasses import fields
+
+    from .adapt import STRATEGIES
+    from .harness.args import T2Args
+    from .names import did_you_mean
+
+    flags = [f.name for f in fields(T2Args) if f.type == "bool"]
+    for config in comparison.strategies:
+        strategy, *given = config.split("+")
         if strategy not in STRATEGIES and not strategy.startswith("expert:"):
-            raise CompareError(f"unknown configuration {strategy!r}: use one of {', '.join(STRATEGIES)} "
-                               "or expert:<name>")
+            raise CompareError(f"unknown configuration {config!r}: use one of {', '.join(STRATEGIES)} "
+                               "or expert:<name>, optionally with +<flag>")
+        for flag in given:
+            if flag not in flags:
+                raise CompareError(f"configuration {config!r}: +{flag} is not a boolean --model t2 argument "
+                                   f"({', '.join(flags)}).{did_you_mean(flag, flags)}")
 
 
 def run_one(comparison: Comparison, strategy: str) -> Path:
     """One lm-eval run of ``strategy``; its files written, then the marker."""
     folder = comparison.folder(strategy)
     folder.mkdir(parents=True, exist_ok=True)
-    out = evaluate(model="t2", model_args={**comparison.model_args, "strategy": strategy},
+    out = evaluate(model="t2", model_args={**comparison.model_args, **configuration_args(strategy)},
                    tasks=comparison.tasks, limit=comparison.limit, log_samples=True,
                    batch_size=comparison.batch_size, device=comparison.device,
                    apply_chat_template=comparison.apply_chat_template)

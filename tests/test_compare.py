@@ -27,6 +27,15 @@ def test_bad_input_fails_before_anything_runs(tmp_path):
         Comparison(tasks=["t"], strategies=["none"], out=tmp_path, model_args={"strategy": "cls"})
     with pytest.raises(CompareError, match="unknown configuration 'promt'"):
         check_strategies(Comparison(tasks=["t"], strategies=["promt"], out=tmp_path))
+    with pytest.raises(CompareError, match=r"\+gaurd is not a boolean.*did you mean 'guard'"):
+        check_strategies(Comparison(tasks=["t"], strategies=["prompt+gaurd"], out=tmp_path))
+
+
+def test_a_flagged_configuration_sets_its_flags_only():
+    from t2eval.compare import configuration_args
+
+    assert configuration_args("prompt+guard") == {"strategy": "prompt", "guard": True}
+    assert configuration_args("expert:math") == {"strategy": "expert:math"}
 
 
 def test_compare_runs_each_configuration_once_and_tables_them(tiny_hf_folder, tmp_path, offline_bbh, monkeypatch):

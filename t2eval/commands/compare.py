@@ -9,7 +9,8 @@ import click
 @click.option("--tasks", required=True, help="Comma-separated lm-eval tasks (e.g. bbh_ll_navigate,arc_challenge).")
 @click.option("--strategies", default="none,prompt,cls,fewshot", show_default=True,
               help="Comma-separated configurations: none (base weights), prompt, cls, fewshot, uniform, "
-                   "expert:<name> (a fixed expert).")
+                   "expert:<name> (a fixed expert); +<flag> sets a boolean t2 argument in that configuration "
+                   "only (prompt+guard).")
 @click.option("--out", default="runs/compare", show_default=True, type=click.Path(file_okay=False),
               help="Folder for one subfolder per configuration (reused: finished configurations are skipped).")
 @click.option("--limit", type=int, default=None, help="Documents per task (a smoke test; omit for the full tasks).")
