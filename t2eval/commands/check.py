@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 
 @click.command()
 @click.option("--gate", "gate_path", default=None,
-              help="quality.toml to check [experts/<model-slug>/quality.toml of the embedded model].")
+              help="quality.toml to check [every shipped experts/<model-slug>/quality.toml whose model is "
+                   "installed].")
 @click.option("--experts", "experts_dir", default=None, help="Folder of the expert files [the gate file's folder].")
 @click.option("--data-dir", default=None, help="Local data folder [$T2EVAL_DATA_DIR, else the hub].")
 @click.option("--update", is_flag=True, help="Re-measure every slice and rewrite the bounds in the gate file.")
@@ -22,22 +24,28 @@ def check(gate_path, experts_dir, data_dir, update):
     Example:
       T2EVAL_DATA_DIR=../shared/datasets t2eval check
     """
-    from ..adapt import default_experts_dir
-    from ..models import DEFAULT_MODEL, model_slug
-    from ..quality import GateError, run_gate
+    from ..adapt import shipped_experts_root
+    from ..models import embedded_installed, install_hint
+    from ..quality import GateError, read_gate, run_gate
 
-    if gate_path is None:
-        folder = default_experts_dir(model_slug(DEFAULT_MODEL))
-        if folder is None:
-            raise click.UsageError("no shipped experts folder found; pass --gate experts/<model>/quality.toml")
-        gate_path = folder / "quality.toml"
-    try:
-        failures = run_gate(gate_path, experts_dir, update=update, data_dir=data_dir,
-                            say=lambda msg: click.echo(msg, err=True))
-    except GateError as err:
-        raise click.ClickException(str(err)) from err
-    for failure in failures:
-        click.echo(str(failure))
-    if failures:
+    gates = [Path(gate_path)] if gate_path else sorted(shipped_experts_root().glob("*/quality.toml"))
+    if not gates:
+        raise click.UsageError("no shipped experts folder found; pass --gate experts/<model>/quality.toml")
+    failed = False
+    for gate in gates:
+        try:
+            model, _ = read_gate(gate)
+            if gate_path is None and not embedded_installed(model):
+                click.echo(f"skip {gate}: {model} is not installed ({install_hint(model)})")
+                continue
+            failures = run_gate(gate, experts_dir, update=update, data_dir=data_dir,
+                                say=lambda msg: click.echo(msg, err=True))
+        except GateError as err:
+            raise click.ClickException(str(err)) from err
+        for failure in failures:
+            click.echo(str(failure))
+        failed |= bool(failures)
+        if not failures:
+            click.echo(f"ok: every expert of {gate} is within its bounds")
+    if failed:
         sys.exit(1)
-    click.echo(f"ok: every expert of {gate_path} is within its bounds")
