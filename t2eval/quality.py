@@ -60,7 +60,7 @@ from .svf.fingerprint import model_fingerprint
 from .train.choice import choice_eval
 from .train.data import build_cls_task, build_task, read_task_yaml
 from .train.objective import reference_nll
-from .train.rollout import generate
+from .train.objectives import greedy_correct
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +171,7 @@ def validation_score(model, tokenizer, task, docs: list[dict], choice: bool, bat
     log-likelihood choice (``choice``), else greedy answers scored by the task."""
     if choice:
         return choice_eval(model, tokenizer, [task.choice(d, tokenizer) for d in docs], batch=batch)[0]
-    correct = 0.0
-    for i in range(0, len(docs), batch):
-        chunk = docs[i:i + batch]
-        out = generate(model, tokenizer, [task.render(d, tokenizer) for d in chunk], task.max_gen_toks, task.stop,
-                       do_sample=False)
-        correct += sum(task.score(out.texts, chunk))
-    return correct / max(1, len(docs))
+    return greedy_correct(model, tokenizer, task, docs, task.max_gen_toks, batch) / max(1, len(docs))
 
 
 def slice_nll(model, tokenizer, task, docs: list[dict], choice: bool = False) -> float:

@@ -17,11 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..adapt import BASE
 from .fewshot import FewShotSet, Runner
 
 log = logging.getLogger("lm_eval.t2")
-
-BASE = "base"
 
 
 @dataclass

@@ -147,13 +147,9 @@ class TokenObjective(Objective):
 
     def accuracy(self, run, docs: list[dict]) -> float:
         """Greedy answers scored by the task."""
-        shard, correct, size = run.ranks.shard(docs), 0.0, self.cfg.eval_batch
         with run.policy.adapted():
-            for i in range(0, len(shard), size):
-                chunk = shard[i:i + size]
-                out = generate(run.model, run.tokenizer, [self.task.render(d, run.tokenizer) for d in chunk],
-                               self.max_new, self.task.stop, do_sample=False, engine=run.engine)
-                correct += sum(self.task.score(out.texts, chunk))
+            correct = greedy_correct(run.model, run.tokenizer, self.task, run.ranks.shard(docs), self.max_new,
+                                     self.cfg.eval_batch, engine=run.engine)
         return run.ranks.sum(correct)[0] / len(docs)
 
     def reference_nll(self, run, docs: list[dict]) -> float | None:
@@ -165,6 +161,18 @@ class TokenObjective(Objective):
                                               self.cfg.eval_batch)
         total, count = run.ranks.sum(total, count)
         return total / max(1, count)
+
+
+def greedy_correct(model, tokenizer, task, docs: list[dict], max_new: int, batch: int, engine=None) -> float:
+    """How many of ``docs`` the installed weights answer correctly: greedy answers to the task's
+    rendered prompts, scored by the task."""
+    correct = 0.0
+    for i in range(0, len(docs), batch):
+        chunk = docs[i:i + batch]
+        out = generate(model, tokenizer, [task.render(d, tokenizer) for d in chunk], max_new, task.stop,
+                       do_sample=False, engine=engine)
+        correct += sum(task.score(out.texts, chunk))
+    return correct
 
 
 @OBJECTIVES.register()
