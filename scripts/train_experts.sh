@@ -19,7 +19,7 @@ declare -A TASK=([reasoning]=arc_easy [cls]=cls [math]=arith_t2 [code]=mbpp_t2)
 declare -A ARGS=(
   [reasoning]="--objective choice"
   [cls]="--objective choice"
-  [math]="--objective sft steps=150 batch_size=16 micro_batch=8 lr=2e-3 val_size=100 eval_every=25 eval_batch=32 max_new_tokens=160 ckpt_every=5 patience=3 baseline=none engine=vllm"
+  [math]="--objective sft steps=150 batch_size=16 micro_batch=8 lr=2e-3 val_split=validation val_size=200 eval_every=25 eval_batch=32 max_new_tokens=160 ckpt_every=5 patience=3 baseline=none engine=vllm"
   [code]="--objective sft steps=69 batch_size=16 micro_batch=8 lr=2e-3 val_split=validation val_size=90 eval_every=23 eval_batch=32 max_new_tokens=256 ckpt_every=5 patience=3 baseline=none kl=0 track_kl=false engine=vllm"
 )
 for name in "${@:-reasoning cls math code}"; do

@@ -141,17 +141,21 @@ def score_slice(model: str, experts: Path, strategy: str, task: str, limit: int,
 def eval_docs(task: str, n: int, data_dir: str | None = None, split: str = "test") -> tuple[object, list[dict]]:
     """The training task of ``task`` (prompts, references, scorer) and the first ``n`` documents
     of ``split``: ``test``, or ``validation`` — the task's own validation split where lm-eval
-    scores another one (stock ARC-Easy's 570), else the trainer's held-out half of the training
-    split (the documents the expert was selected on: arith_t2, and the pooled cls prompts for
-    dispatch_t2). A validation slice never reads a test split."""
+    scores another one (stock ARC-Easy's 570), else the dataset's own validation split (arith_t2:
+    the structure groups held out of train), else the trainer's held-out half of the training
+    split (the pooled cls prompts for dispatch_t2). A validation slice never reads a test split."""
+    from .benchmarks import BENCHMARKS
     from .data import load_split  # heavy: t2eval.data imports datasets
 
     stock = not (task_configs_dir() / f"{task}.yaml").is_file()
     trained = build_cls_task(0, data_dir) if task == "dispatch_t2" else build_task(task, 0, data_dir)
     if split == "validation":
         found = lm_eval_task(task) if stock else None
+        bench = BENCHMARKS.get(task) if not stock and task in BENCHMARKS else None
         if found is not None and found.has_validation_docs() and found.has_test_docs():
             docs = [dict(d) for d in found.validation_docs()]
+        elif bench is not None and bench.dataset and bench.validation_split:
+            docs = [dict(d) for d in load_split(bench.dataset, bench.validation_split, data_dir=data_dir)]
         else:
             docs = trained.val_docs
         return trained, docs[:n]

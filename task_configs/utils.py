@@ -12,7 +12,7 @@ from t2eval.benchmarks.base import load_splits
 from t2eval.benchmarks.bbh import bbh_choices, bbh_prompt, bbh_target, load_bbh_splits
 from t2eval.benchmarks.dispatch import (dispatch_pool, dispatch_prompt, dispatch_results, dispatch_target,
                                         load_dispatch_splits)
-from t2eval.benchmarks.gsm8k import gsm8k_prompt, gsm8k_results, gsm8k_target
+from t2eval.benchmarks.gsm8k import gsm8k_prompt, gsm8k_results, gsm8k_target, load_gsm8k_short
 from t2eval.benchmarks.humaneval import (humaneval_pass_at_k_results, humaneval_prompt, humaneval_results,
                                          humaneval_target, load_humaneval_holdout, load_humaneval_splits)
 from t2eval.benchmarks.math import math_prompt, math_results, math_target
@@ -23,7 +23,7 @@ __all__ = [
     "arc_prompt", "arc_results", "arc_target",
     "bbh_choices", "bbh_prompt", "bbh_target", "load_bbh_splits",
     "dispatch_pool", "dispatch_prompt", "dispatch_results", "dispatch_target", "load_dispatch_splits",
-    "gsm8k_prompt", "gsm8k_results", "gsm8k_target",
+    "gsm8k_prompt", "gsm8k_results", "gsm8k_target", "load_gsm8k_short",
     "humaneval_pass_at_k_results", "humaneval_prompt", "humaneval_results", "humaneval_target",
     "load_humaneval_holdout", "load_humaneval_splits",
     "load_code_splits", "load_splits",
