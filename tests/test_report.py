@@ -17,23 +17,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores: dict, t2: dict | None = None,
-                  samples: dict | None = None):
+                  samples: dict | None = None, hashes: dict | None = None, versions: dict | None = None):
     """A results file with the fields lm-eval 0.4.13 writes that the report reads (and, for the
-    tasks of ``samples`` {task: [per-document metric]}, its samples file)."""
+    tasks of ``samples`` {task: [per-document metric]}, its samples file, with ``hashes``
+    {task: [doc_hash]} when given)."""
     folder.mkdir(parents=True, exist_ok=True)
     metric = {"gsm8k_t2": "exact_match", "arc_easy_t2": "exact_match", "math": "exact_match",
-              "humaneval_t2": "pass_at_1", "mbpp_t2": "pass_at_1", "arc_challenge_t2": "exact_match"}
+              "humaneval_t2": "pass_at_1", "mbpp_t2": "pass_at_1", "arc_challenge_t2": "exact_match",
+              "arith_t2": "exact_match"}
     data = {"results": {t: {"alias": t, f"{metric[t]},none": v, f"{metric[t]}_stderr,none": 0.01}
                         for t, (v, n) in scores.items()},
             "higher_is_better": {t: {metric[t]: True} for t in scores},
             "n-samples": {t: {"original": 1000, "effective": n} for t, (v, n) in scores.items()},
             "config": {"model": model, "model_args": model_args, **({"t2": t2} if t2 else {})},
-            "date": float(stamp)}
+            "date": float(stamp), **({"versions": versions} if versions else {})}
     path = folder / f"results_{stamp}.json"
     path.write_text(json.dumps(data))
     for task, values in (samples or {}).items():
+        doc_hash = (hashes or {}).get(task) or [None] * len(values)
         (folder / f"samples_{task}_{stamp}.jsonl").write_text(
-            "".join(json.dumps({"doc_id": i, metric[task]: v}) + "\n" for i, v in enumerate(values)))
+            "".join(json.dumps({"doc_id": i, "doc_hash": h, metric[task]: v}) + "\n"
+                    for i, (v, h) in enumerate(zip(values, doc_hash))))
     return path
 
 
@@ -125,6 +129,37 @@ def test_a_difference_whose_interval_includes_zero_is_marked(tmp_path):
                   t2_block("math", MATH_EXPERT), samples={"gsm8k_t2": docs[1:] + docs[:1]})
     text = build_report([runs], tmp_path / "out").read_text()
     assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.00) n=120 Δ+0.0 [" in text and "] ≈ [2] |" in text
+
+
+def test_runs_on_other_documents_under_the_same_ids_are_not_paired(tmp_path):
+    runs = tmp_path / "runs"
+    docs = [1.0] * 40 + [0.0] * 80
+    write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (1 / 3, 120)}, t2_block("none"),
+                  samples={"gsm8k_t2": docs}, hashes={"gsm8k_t2": [f"h{i}" for i in range(120)]})
+    write_results(runs / "b", "2", "t2", {"strategy": "math"}, {"gsm8k_t2": (0.5, 120)}, t2_block("math", MATH_EXPERT),
+                  samples={"gsm8k_t2": [1.0] * 60 + [0.0] * 60},
+                  hashes={"gsm8k_t2": [f"h{i}" for i in range(119)] + ["another document"]})
+    text = build_report([runs], tmp_path / "out").read_text()
+    assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.50) n=120 no CI (other documents under the same ids) [2] |" in text
+
+
+def test_runs_of_an_older_task_version_are_stale_not_cells(tmp_path):
+    from t2eval.benchmarks import task_version
+
+    runs = tmp_path / "runs"
+    now, old = task_version("arith_t2"), "1.0"
+    assert now != old
+    write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"arith_t2": (0.08, 500)}, t2_block("none"),
+                  versions={"arith_t2": old})
+    write_results(runs / "b", "2", "t2", {"strategy": "math"}, {"arith_t2": (0.87, 500)}, t2_block("math", MATH_EXPERT),
+                  versions={"arith_t2": old})
+    write_results(runs / "c", "3", "t2", {"strategy": "none"}, {"arith_t2": (0.10, 500)}, t2_block("none"),
+                  versions={"arith_t2": now})
+    table1 = build_report([runs], tmp_path / "out").read_text().split("### Table 1")[1].split("###")[0]
+    assert "| Base model |  | — | 10.00 (1.00) n=500 [1] |" in table1
+    assert "| + SVF (RL, MLP) | 0.052M | — | — |" in table1
+    assert f"Stale (an older version of the task, other documents: not table cells): arith_t2 v1.0 (now v{now}) · base · n=500; " \
+           f"arith_t2 v1.0 (now v{now}) · svf:rl:mlp · n=500." in table1
 
 
 def test_report_on_the_committed_base_runs(tmp_path):

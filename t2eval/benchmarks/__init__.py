@@ -41,9 +41,12 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+import yaml
+
 from t2eval.benchmarks.base import BENCHMARKS, Benchmark, load_splits, register, with_prefix
 
-__all__ = ["BENCHMARKS", "Benchmark", "get", "label_of_task", "load_splits", "register", "task_dir", "with_prefix"]
+__all__ = ["BENCHMARKS", "Benchmark", "get", "label_of_task", "load_splits", "register", "task_dir", "task_version",
+           "task_yaml", "with_prefix"]
 
 
 def task_dir() -> Path:
@@ -51,6 +54,32 @@ def task_dir() -> Path:
     import t2eval.task_configs
 
     return Path(t2eval.task_configs.__file__).parent
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Reads lm-eval task YAMLs without importing what ``!function`` names."""
+
+
+_YamlLoader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
+
+
+def task_yaml(task: str) -> dict | None:
+    """The merged YAML of a task of task_configs/ (``include`` resolved); None: not one of ours."""
+    folder = task_dir()
+    path = folder / f"{task}.yaml"
+    if not path.is_file():
+        return None
+    config = yaml.load(path.read_text(), Loader=_YamlLoader) or {}
+    if "include" in config:
+        base = yaml.load((folder / config.pop("include")).read_text(), Loader=_YamlLoader) or {}
+        config = {**base, **config}
+    return config
+
+
+def task_version(task: str) -> str | None:
+    """``metadata.version`` of a task of task_configs/ as lm-eval records it (None: not ours)."""
+    version = ((task_yaml(task) or {}).get("metadata") or {}).get("version")
+    return None if version is None else str(version)
 
 
 def get(task: str) -> Benchmark:

@@ -16,6 +16,7 @@ from ..models import DEFAULT_MODEL
 from ..params import meta_model, peft_param_count, svf_param_count
 from . import figures
 from .curves import plot_eval_curves
+from . import runs as run_files
 from .runs import Score, TrainingRun, collect
 from .tables import SPECS, render_table, timing_table, training_table
 
@@ -53,8 +54,9 @@ def build_report(results: list[str | Path], out_dir: str | Path, model: str | No
     model_name = model or _model_name(scores, DEFAULT_MODEL)
     root = Path.cwd()
     parts = [_header(results, model_name, scores, runs, out_dir)]
+    library = run_files.shipped_digest()
     for spec in SPECS:
-        parts.append(render_table(spec, scores, param_counter(model_name), root))
+        parts.append(render_table(spec, scores, param_counter(model_name), root, library))
         if spec.key == "2":
             parts.append(timing_table(scores, root))
     parts.append(training_table(runs, root))

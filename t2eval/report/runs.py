@@ -50,6 +50,8 @@ class Score:
     date: float = 0.0
     info: dict = field(default_factory=dict)  # model name, strategy, provenance bits
     per_doc: dict | None = None  # doc_id -> the metric on that document (from samples_*.jsonl[.gz])
+    hashes: dict | None = None   # doc_id -> lm-eval's doc_hash of that document (same files)
+    version: str | None = None   # the task's version as the results file records it
 
 
 @dataclass
@@ -67,16 +69,22 @@ def _model_args(config: dict) -> dict:
     return args
 
 
-def peft_method(folder: str | Path) -> str:
-    """``<method>:<objective>:<modules>`` of a PEFT adapter folder (t2eval.json + PEFT config)."""
+def peft_method(folder: str | Path, copy: Path | None = None) -> str:
+    """``<method>:<objective>:<modules>`` of a PEFT adapter folder (t2eval.json + PEFT config);
+    when the folder is gone, of the copies committed beside the results (``copy``: that folder's
+    ``adapter_config.json`` and ``adapter_t2eval.json``)."""
     folder = Path(folder)
+    found = [(folder / "adapter_config.json", folder / "t2eval.json")]
+    if copy is not None:
+        found.append((copy / "adapter_config.json", copy / "adapter_t2eval.json"))
+    found = [pair for pair in found if pair[0].is_file()]
     try:
-        config = json.loads((folder / "adapter_config.json").read_text())
-    except (OSError, ValueError):
+        config = json.loads(found[0][0].read_text())
+    except (IndexError, OSError, ValueError):
         return f"peft:?:{folder.name}"
     meta = {}
-    if (folder / "t2eval.json").is_file():
-        meta = json.loads((folder / "t2eval.json").read_text())
+    if found[0][1].is_file():
+        meta = json.loads(found[0][1].read_text())
     kind = "dora" if config.get("use_dora") else str(config.get("peft_type", "peft")).lower()
     modules = ",".join(sorted(config.get("target_modules") or []))
     return f"{kind}:{meta.get('objective', 'sft')}:{modules}"
@@ -115,12 +123,13 @@ def _pass1_variant(t2: dict, shipped: str | None, pass1: bool = True) -> str:
     return text
 
 
-def method_of(config: dict, shipped: str | None = None) -> str:
+def method_of(config: dict, shipped: str | None = None, beside: Path | None = None) -> str:
     """The method key of one lm-eval results file's ``config`` block (``shipped``: the digest
-    of the shipped experts' fingerprints, :func:`experts_digest`)."""
+    of the shipped experts' fingerprints, :func:`experts_digest`; ``beside``: the results file's
+    folder, where a PEFT adapter's config may be committed)."""
     args = _model_args(config)
     if config.get("model") != "t2":
-        return peft_method(args["peft"]) if args.get("peft") else _base_or_model(args.get("pretrained"))
+        return peft_method(args["peft"], beside) if args.get("peft") else _base_or_model(args.get("pretrained"))
     t2 = config.get("t2") or {}
     strategy = t2.get("strategy", args.get("strategy", "none"))
     kind = STRATEGIES.get(strategy) if strategy in STRATEGIES else None  # None: a fixed expert
@@ -128,7 +137,8 @@ def method_of(config: dict, shipped: str | None = None) -> str:
         return _base_or_model(t2.get("base_model") or args.get("pretrained"))
     if kind is not None and kind.fits_per_task:
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
-        return f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?"
+        library = _pass1_variant(t2, shipped, pass1=False)  # "@experts=<digest>" off the shipped library
+        return (f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?") + library
     if kind is not None:
         return strategy + _pass1_variant(t2, shipped, pass1=kind.uses_pass1)
     expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})
@@ -161,7 +171,7 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     """One :class:`Score` per task of an lm-eval ``results_*.json`` (groups skipped)."""
     data = json.loads(path.read_text())
     config = data.get("config") or {}
-    method = method_of(config, shipped)
+    method = method_of(config, shipped, path.parent)
     info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
             "limit": config.get("limit")}
     scores = []
@@ -173,14 +183,29 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
             continue
         n = (data.get("n-samples") or {}).get(task, {}).get("effective") or result.get("sample_len") or 0
         name = metric.split(",")[0]
+        version = (data.get("versions") or {}).get(task)
         scores.append(Score(task, name, float(result[metric]), int(n), method, path,
-                            float(data.get("date") or 0.0), info, read_per_doc(path, task, name)))
+                            float(data.get("date") or 0.0), info, read_per_doc(path, task, name),
+                            read_doc_hashes(path, task), None if version is None else str(version)))
     return scores
 
 
+def same_documents(base: Score, other: Score) -> bool:
+    """Whether the documents both runs scored under the same ``doc_id`` are the same documents
+    (lm-eval's ``doc_hash``; runs without hashes are trusted by position)."""
+    if not base.hashes or not other.hashes:
+        return True
+    return all(base.hashes[d] == other.hashes[d] for d in set(base.hashes) & set(other.hashes))
+
+
 def per_doc_pair(base: Score | None, other: Score | None) -> tuple[list[float], list[float]] | None:
-    """The two runs' per-document scores over the documents both scored (None: either lacks them)."""
+    """The two runs' per-document scores over the documents both scored (None: either lacks
+    them, or the runs scored different documents under the same ids: see :func:`same_documents`)."""
     if base is None or other is None or not base.per_doc or not other.per_doc:
+        return None
+    if not same_documents(base, other):
+        log.warning("%s and %s scored different documents under the same doc_id (doc_hash differs): "
+                    "not paired", base.source, other.source)
         return None
     docs = sorted(set(base.per_doc) & set(other.per_doc))
     return ([base.per_doc[d] for d in docs], [other.per_doc[d] for d in docs]) if docs else None
@@ -205,6 +230,16 @@ def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
     for row in read_jsonl(path):
         if isinstance(row.get(metric), (int, float)):
             out[int(row["doc_id"])] = float(row[metric])
+    return out or None
+
+
+def read_doc_hashes(results: Path, task: str) -> dict | None:
+    """{doc_id: doc_hash} of the samples file :func:`read_per_doc` reads (None: none, or no hashes)."""
+    stamp = results.stem.removeprefix("results_")
+    path = resolve(results.with_name(f"samples_{task}_{stamp}.jsonl"))
+    if path is None:
+        return None
+    out = {int(row["doc_id"]): row["doc_hash"] for row in read_jsonl(path) if row.get("doc_hash")}
     return out or None
 
 

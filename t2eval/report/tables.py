@@ -7,22 +7,28 @@ number, the difference to base with its paired bootstrap 95% interval (×100, ov
 both runs scored; ``≈`` marks an interval that includes 0; "no CI" when a run has no per-document
 samples), and ``[k]``, the source file listed under the table. A cell without a run is "—".
 Runs on fewer than ``MIN_DOCS`` documents never fill a cell: they are listed under the table as
-slices. When several runs match a cell, the one on the most documents wins, then the newest
+slices; so are runs of an older version of one of t2eval's tasks (``metadata.version`` of its
+YAML: other documents, e.g. arith_t2 before its split by structure), as stale. When several runs match a cell, the one on the most documents wins, then the newest
 ("best" rows, such as Table 2's LoRA, take the highest score instead, as the paper does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
-from .runs import Score, paired
+from ..benchmarks import task_version
+from .runs import Score, paired, same_documents
 
 MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
 SEEN = ("gsm8k_t2", "arith_t2", "mbpp_t2", "arc_easy_t2", "arc_easy")
 UNSEEN = ("math", "math500", "humaneval_t2", "arc_challenge_t2", "arc_challenge")
 LORA_QV = "lora:sft:q_proj,v_proj"
+LORA_CHOICE = "lora:choice:down_proj,gate_proj,up_proj"  # the reasoning expert's matched LoRA
+#: the choice objective as it really is: no sampling, no KL
+CHOICE = "choice objective: expected ±1 reward, exact over choices, λ = 0"
 # the paper ablates on its math training task (GSM8K) and an unseen one (MATH); here the math
 # training task with headroom is arith_t2, and gsm8k_t2 / math are the unseen checks
 ABLATION_TASKS = ("arith_t2", "gsm8k_t2", "math")
@@ -43,6 +49,7 @@ class TableSpec:
     tasks: tuple
     rows: list[Row]
     note: str = ""
+    library: bool = False  # its T² rows use the shipped expert library (its digest is printed)
 
 
 def is_(key: str) -> Callable[[str], bool]:
@@ -59,12 +66,14 @@ SPECS = [
     TableSpec("1", "Table 1 — SVF vs LoRA on the training tasks (seen)", SEEN, [
         BASE, Row("+ LoRA (next-token, q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
-        Row("+ SVF (RL on the choice policy, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
+        Row(f"+ SVF ({CHOICE}, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
+        Row(f"+ LoRA ({CHOICE}, MLP r16)", is_(LORA_CHOICE), params=("lora", "gate_proj,up_proj,down_proj")),
         Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))]),
     TableSpec("2", "Table 2 — self-adaptation on unseen tasks", UNSEEN, [
         BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
+        Row(f"+ LoRA ({CHOICE}, MLP r16, trained on ARC-Easy)", is_(LORA_CHOICE)),
         Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
-        Row("+ T² few-shot", starts("fewshot:"))]),
+        Row("+ T² few-shot", lambda m: m.startswith("fewshot:") and "@experts=" not in m)], library=True),
     TableSpec("4", "Table 4 — ablations (targets, objective, SVF vs LoRA under RL)", ABLATION_TASKS, [
         BASE,
         Row("SVF · policy gradient · MLP", is_("svf:rl:mlp"), params=("svf", "mlp")),
@@ -92,10 +101,11 @@ SPECS = [
         Row("+ DoRA (q,v r16)", starts("dora:sft:"), params=("dora", "q_proj,v_proj")),
         Row("+ LoRA (q,v r16)", is_(LORA_QV), params=("lora", "q_proj,v_proj")),
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
-        Row("+ SVF (RL on the choice policy, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
+        Row(f"+ SVF ({CHOICE}, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
+        Row(f"+ LoRA ({CHOICE}, MLP r16)", is_(LORA_CHOICE), params=("lora", "gate_proj,up_proj,down_proj")),
         Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))]),
     TableSpec("8", "Table 8 — few-shot adaptation vs number of shots", UNSEEN, [
-        BASE, *[Row(f"+ T² few-shot, {k} shots", is_(f"fewshot:{k}")) for k in (3, 5, 10, 20)]]),
+        BASE, *[Row(f"+ T² few-shot, {k} shots", is_(f"fewshot:{k}")) for k in (3, 5, 10, 20)]], library=True),
 ]
 
 
@@ -111,8 +121,19 @@ class Sources:
         return self.paths.index(path) + 1
 
 
+@lru_cache(maxsize=None)
+def _version_now(task: str) -> str | None:
+    return task_version(task)
+
+
+def current(score: Score) -> bool:
+    """Whether a run scored the task's current version (stock tasks, unknown versions: yes)."""
+    now = _version_now(score.task)
+    return now is None or score.version is None or score.version == now
+
+
 def choose(scores: list[Score], task: str, match: Callable[[str], bool], pick: str = "latest") -> Score | None:
-    found = [s for s in scores if s.task == task and match(s.method) and s.n >= MIN_DOCS]
+    found = [s for s in scores if s.task == task and match(s.method) and s.n >= MIN_DOCS and current(s)]
     if not found:
         return None
     key = (lambda s: (s.n, s.value, s.date)) if pick == "best" else (lambda s: (s.n, s.date))
@@ -120,7 +141,7 @@ def choose(scores: list[Score], task: str, match: Callable[[str], bool], pick: s
 
 
 def base_for(scores: list[Score], cell: Score) -> Score | None:
-    bases = [s for s in scores if s.task == cell.task and s.method == "base" and s.n >= MIN_DOCS]
+    bases = [s for s in scores if s.task == cell.task and s.method == "base" and s.n >= MIN_DOCS and current(s)]
     same = [s for s in bases if s.n == cell.n]
     pool = same or bases
     return max(pool, key=lambda s: (s.n, s.date)) if pool else None
@@ -144,13 +165,15 @@ def _interval(cell: Score, base: Score | None) -> str:
         return ""
     diff = paired(base, cell)
     if diff is None or diff.n < MIN_DOCS:
-        return " no CI"
+        return " no CI" if same_documents(base, cell) else " no CI (other documents under the same ids)"
     mark = "" if diff.significant else " ≈"
     return f" Δ{100 * diff.diff:+.1f} [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]{mark}"
 
 
 def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tuple], int | None] | None,
-                 relative_to=None) -> str:
+                 relative_to=None, library: str | None = None) -> str:
+    """One table as markdown (``library``: the digest of the shipped experts, printed under the
+    tables whose T² rows use them: a run with any other library is no cell of those rows)."""
     sources = Sources()
     with_params = any(r.params for r in spec.rows) and param_count is not None
     head = ["method", *(["#params"] if with_params else []), *spec.tasks]
@@ -167,8 +190,17 @@ def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tu
     if slices:
         lines += ["", f"Slices (fewer than {MIN_DOCS} documents: smoke tests, not table cells): "
                   + "; ".join(f"{task} · {method} · n={n}" for task, method, n, _ in slices) + "."]
+    stale = sorted({(s.task, s.version, s.method, s.n) for s in scores if s.task in spec.tasks and not current(s)
+                    and any(row.match(s.method) for row in spec.rows)})
+    if stale:
+        lines += ["", "Stale (an older version of the task, other documents: not table cells): "
+                  + "; ".join(f"{task} v{version} (now v{_version_now(task)}) · {method} · n={n}"
+                              for task, version, method, n in stale) + "."]
     if spec.note:
         lines += ["", spec.note]
+    if spec.library and library:
+        lines += ["", f"One expert library per table: the T² rows use the shipped experts, digest `{library}`; "
+                      "runs with another library (keys ending `@experts=<digest>`) are not cells."]
     lines += ["", "Sources:" if sources.paths else "Sources: none (no matching runs yet)."]
     lines += [f"[{i}] `{_rel(p, relative_to)}`" + ("  " if i < len(sources.paths) else "")
               for i, p in enumerate(sources.paths, 1)]

@@ -27,9 +27,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-import yaml
 
-from t2eval.benchmarks import BENCHMARKS, Benchmark, label_of_task, task_dir
+from t2eval.benchmarks import BENCHMARKS, Benchmark, label_of_task, task_dir, task_yaml
 from t2eval.benchmarks.dispatch import DISPATCH, SOURCES
 from t2eval.dispatch import LABELS as PASS1_LABELS, PASS1_GEN, question_of
 from t2eval.dispatch.prompt import ANSWER_PREFIX, LABEL_END, pass1_messages
@@ -100,13 +99,6 @@ class StockOptions:
 # ----------------------------------------------------------------------------- task YAMLs
 
 
-class _YamlLoader(yaml.SafeLoader):
-    pass
-
-
-_YamlLoader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
-
-
 def config_task_names() -> list[str]:
     """The lm-eval tasks of t2eval's task_configs/ (YAMLs not starting with ``_``)."""
     return sorted(p.stem for p in task_dir().glob("*.yaml") if not p.stem.startswith("_"))
@@ -114,15 +106,10 @@ def config_task_names() -> list[str]:
 
 def read_task_yaml(task: str) -> dict:
     """The merged YAML of an lm-eval task of task_configs/ (``include`` resolved)."""
-    folder = task_dir()
-    path = folder / f"{task}.yaml"
-    if not path.is_file():
-        raise TaskError(f"unknown task '{task}'; trainable tasks come from {folder}: "
+    config = task_yaml(task)
+    if config is None:
+        raise TaskError(f"unknown task '{task}'; trainable tasks come from {task_dir()}: "
                         f"{', '.join(config_task_names())} (plus 'cls')")
-    config = yaml.load(path.read_text(), Loader=_YamlLoader) or {}
-    if "include" in config:
-        base = yaml.load((folder / config.pop("include")).read_text(), Loader=_YamlLoader) or {}
-        config = {**base, **config}
     return config
 
 
