@@ -98,7 +98,7 @@ def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatc
     write_results(runs / "c", "4", "t2", {"strategy": "prompt"}, {"math": (0.12, 100)},
                   t2_block("prompt", seconds={"pass1": 3.0, "pass2": 12.0}))
     write_results(runs / "d", "5", "t2", {"strategy": "fewshot"}, {"math": (0.2, 150)},
-                  t2_block("fewshot", fewshot={"math": {"shots": 3, "alpha": [0.2, 0.5, 0.3],
+                  t2_block("fewshot", fewshot={"math": {"shots": 10, "alpha": [0.2, 0.5, 0.3],
                                                         "experts": ["code", "math", "reasoning"]}}))
     write_results(runs / "e", "6", "t2", {"strategy": "math"}, {"arc_easy_t2": (0.9, 10)},   # a smoke test
                   t2_block("math", MATH_EXPERT))
@@ -112,10 +112,10 @@ def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatc
     assert f"[1] `{base.relative_to(tmp_path)}`" in table1 and f"[2] `{svf.relative_to(tmp_path)}`" in table1
     table2 = text.split("### Table 2")[1].split("###")[0]
     assert "| + T² prompt | 12.00 (1.20) n=100 no CI [2] | — | — |" in table2   # no samples: no interval
-    assert "| + T² few-shot | 20.00 (2.00†) n=150 no CI [3] | — | — |" in table2   # base on 100 docs, not 150
+    assert "| + T² few-shot (10 shots, the paper's) | 20.00 (2.00†) n=150 no CI [3] | — | — |" in table2  # base: 100 docs
     assert "| math (100) | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
     table8 = text.split("### Table 8")[1].split("###")[0]
-    assert "| + T² few-shot, 3 shots | 20.00 (2.00†) n=150 no CI [2] |" in table8
+    assert "| + T² few-shot, 10 shots | 20.00 (2.00†) n=150 no CI [2] |" in table8
     assert "| + T² few-shot, 5 shots | — |" in table8
     assert "0.922M" in text                                                      # LoRA q,v r16 on SmolLM2
 
@@ -169,7 +169,8 @@ def test_report_on_the_committed_base_runs(tmp_path):
     assert samples, "the dispatch_t2 samples of the base run are committed"
     [dispatch] = [s for s in scores if s.task == "dispatch_t2"]
     text = build_report([REPO / "reports" / "runs" / "base"], tmp_path).read_text()
-    assert "34.00 (1.00) n=100" in text
+    # scored before the ARC answer parser's fix (task v1.0): listed as stale, not a cell
+    assert "34.00 (1.00) n=100" not in text and "arc_easy_t2 v1.0 (now v2.0) · base · n=100" in text
 
 
 def test_dispatch_confusion_counts_logged_decisions(tmp_path):

@@ -73,7 +73,7 @@ SPECS = [
         BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
         Row(f"+ LoRA ({CHOICE}, MLP r16, trained on ARC-Easy)", is_(LORA_CHOICE)),
         Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
-        Row("+ T² few-shot", lambda m: m.startswith("fewshot:") and "@experts=" not in m)], library=True),
+        Row("+ T² few-shot (10 shots, the paper's)", is_("fewshot:10"))], library=True),
     TableSpec("4", "Table 4 — ablations (targets, objective, SVF vs LoRA under RL)", ABLATION_TASKS, [
         BASE,
         Row("SVF · policy gradient · MLP", is_("svf:rl:mlp"), params=("svf", "mlp")),
