@@ -240,3 +240,15 @@ def test_a_broken_results_file_is_named_and_skipped(tmp_path, caplog):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="nothing to report"):
         collect([tmp_path / "empty"])
+
+
+def test_another_models_adapted_runs_carry_its_name():
+    expert = {"reasoning": {"label": "reasoning", "targets": "mlp", "objective": "choice", "base_model": "gemma3-270m"}}
+    config = {"model": "t2", "model_args": {"pretrained": "gemma3-270m"},
+              "t2": {**t2_block("reasoning", expert), "base_model": "gemma3-270m"}}
+    assert method_of(config) == "model:gemma3-270m/svf:choice:mlp"
+    config["t2"]["strategy"] = "none"
+    assert method_of(config) == "model:gemma3-270m"
+    ours = {"model": "t2", "model_args": {}, "t2": t2_block("reasoning", {"reasoning": {**expert["reasoning"],
+                                                                              "base_model": "smollm2-135m-instruct"}})}
+    assert method_of(ours) == "svf:choice:mlp"

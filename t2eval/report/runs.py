@@ -18,6 +18,7 @@ method key                          results written by
                                     e.g. ``prompt[dispatch=generate,adapt=task]@experts=1a2b3c4d``
 ``fewshot:<k>``                     ``--model t2`` with ``strategy=fewshot`` and k shots
 ``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
+``model:<slug>/<key>``              any ``--model t2`` key above on another base model
 =================================  ==========================================================
 """
 
@@ -131,6 +132,14 @@ def method_of(config: dict, shipped: str | None = None, beside: Path | None = No
     if config.get("model") != "t2":
         return peft_method(args["peft"], beside) if args.get("peft") else _base_or_model(args.get("pretrained"))
     t2 = config.get("t2") or {}
+    key = _t2_method(t2, args, shipped)
+    owner = _base_or_model(t2.get("base_model") or args.get("pretrained"))
+    # another model's adapted runs are never cells of the embedded model's rows
+    return key if owner == "base" or key == owner else f"{owner}/{key}"
+
+
+def _t2_method(t2: dict, args: dict, shipped: str | None) -> str:
+    """The method key of a ``--model t2`` results file, whatever its base model."""
     strategy = t2.get("strategy", args.get("strategy", "none"))
     kind = STRATEGIES.get(strategy) if strategy in STRATEGIES else None  # None: a fixed expert
     if kind is not None and not kind.uses_experts:
