@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -63,3 +64,28 @@ def test_compare_runs_each_configuration_once_and_tables_them(tiny_hf_folder, tm
     # other settings in the same folder are refused, not mixed
     changed = CliRunner().invoke(main, [*args[:-2], "--limit", "5", *args[-2:]])
     assert changed.exit_code != 0 and "holds a run with other settings" in changed.output
+
+
+def _rows(markdown: str, task: str) -> dict[str, list[str]]:
+    """{configuration: [n, score, Δ (CI)]} of one task's section of a comparison table."""
+    section = re.split(rf"#+ {task} ", markdown)[1].split("\n#")[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+    return {row[0]: row[1:4] for row in rows[1:]}
+
+
+@pytest.mark.slow
+def test_compare_from_a_clean_clone_reproduces_a_committed_cell(tmp_path, offline_bbh, embedded):
+    """`t2eval compare` on the embedded model with the shipped experts, on one task of the stated
+    BBH slice (its first 40 documents), gives the committed table's numbers (reports/bbh_compare.md)."""
+    from conftest import REPO
+    from t2eval.cli import main
+
+    task = "bbh_ll_boolean_expressions"
+    args = ["compare", "--tasks", task, "--strategies", "none,expert:reasoning", "--limit", "40",
+            "--out", str(tmp_path / "cmp")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    fresh = _rows((tmp_path / "cmp" / "comparison.md").read_text(), task)
+    committed = _rows((REPO / "reports" / "bbh_compare.md").read_text(), task)
+    for configuration in ("none", "expert:reasoning"):
+        assert fresh[configuration] == committed[configuration], configuration
