@@ -60,7 +60,7 @@ def test_layouts():
 
 
 def test_unknown_mode_lists_the_modes():
-    with pytest.raises(ValueError, match="unknown dispatch mode 'scroe' — did you mean 'score'.*score, generate"):
+    with pytest.raises(ValueError, match="unknown dispatch mode 'scroe' — did you mean 'score'.*score, calibrated, generate"):
         get_mode("scroe")
 
 
@@ -81,6 +81,30 @@ def test_score_mode_picks_the_most_likely_label():
         assert d.scores == pytest.approx(want, abs=1e-4)
         assert d.label == max(want, key=want.get)
         assert d.record()["label"] == d.label and set(d.record()["scores"]) == set(LABELS)
+
+
+def test_calibrated_mode_subtracts_the_labels_prior_on_content_free_questions():
+    import math
+
+    from t2eval.dispatch.modes import CONTENT_FREE
+
+    model = make_tiny_llama()
+    runner = _char_runner(model, batch_size=2, progress=False)
+    questions = ["2+2?", "write a sort", "why is the sky blue?", "a poem please"]
+    raw = Classifier(runner, get_mode("score"), "system").classify(list(CONTENT_FREE) + questions)
+
+    def normalised(scores):
+        total = math.log(sum(math.exp(v) for v in scores.values()))
+        return {k: v - total for k, v in scores.items()}
+
+    prior = {k: math.log(sum(math.exp(normalised(d.scores)[k]) for d in raw[:3]) / 3) for k in LABELS}
+    decisions = Classifier(runner, get_mode("calibrated"), "system").classify(questions)
+    for d, r in zip(decisions, raw[3:]):
+        want = {k: v - prior[k] for k, v in normalised(r.scores).items()}
+        assert d.scores == pytest.approx(want, abs=1e-4) and d.label == max(want, key=want.get)
+    # a content-free question itself comes out with every label equally likely
+    [free] = Classifier(runner, get_mode("calibrated"), "system").classify([CONTENT_FREE[0]])
+    assert max(free.scores.values()) - min(free.scores.values()) < 0.5
 
 
 def test_generate_mode_parses_the_generated_label():

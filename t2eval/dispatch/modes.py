@@ -3,6 +3,10 @@
 * ``score`` (default): every label's summed log-probability as the continuation of the
   classification prompt with the assistant turn opened by ``Classification: \\boxed{``;
   the best label wins. One forward per document (the shared instruction prefix once).
+* ``calibrated``: ``score`` minus each label's prior under the prompt, measured on
+  content-free questions (Zhao et al. 2021, "Calibrate before use"): a label the prompt
+  favours whatever the question (``reasoning``) stops winning by default, and one it
+  disfavours (``others``) can win. No fitted parameter: the content-free questions are fixed.
 * ``generate``: the paper's generated classification, parsed by :func:`parse_label`.
 
 Both need only a :class:`Pass1Runner` (how to render a chat, encode text, the model, and
@@ -11,6 +15,7 @@ how to generate), so the backend, the trainer and the benchmarks use the same co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
@@ -97,6 +102,35 @@ class ScoreMode(Pass1Mode):
 
     def fingerprint(self):
         return {"mode": self.name, "answer_prefix": ANSWER_PREFIX, "labels": [l + LABEL_END for l in LABELS]}
+
+
+#: the content-free questions of ``calibrated`` (Zhao et al. 2021 use "N/A", "" and "[MASK]")
+CONTENT_FREE = ("N/A", "", "[MASK]")
+
+
+def _log_normalised(scores: dict[str, float]) -> dict[str, float]:
+    """Log-probabilities renormalised over the labels."""
+    top = max(scores.values())
+    total = top + math.log(sum(math.exp(v - top) for v in scores.values()))
+    return {k: v - total for k, v in scores.items()}
+
+
+@register
+class CalibratedScoreMode(ScoreMode):
+    name = "calibrated"
+
+    def decide(self, runner, questions, layout, title="pass 1"):
+        raw = super().decide(runner, list(CONTENT_FREE) + list(questions), layout, title)
+        free = [_log_normalised(d.scores) for d in raw[:len(CONTENT_FREE)]]
+        prior = {k: math.log(sum(math.exp(f[k]) for f in free) / len(free)) for k in LABELS}
+        out = []
+        for d in raw[len(CONTENT_FREE):]:
+            scores = {k: v - prior[k] for k, v in _log_normalised(d.scores).items()}
+            out.append(Decision(max(scores, key=scores.get), scores=scores))
+        return out
+
+    def fingerprint(self):
+        return {**super().fingerprint(), "mode": self.name, "content_free": list(CONTENT_FREE)}
 
 
 @register

@@ -38,6 +38,7 @@ class T2Args:
                                       "(expert:<name> forces one expert, e.g. expert:cls; default: prompt when "
                                       "labelled experts exist, else none)")
     dispatch: str = _arg("score", "pass 1 for prompt / cls: score (one forward per document scores the four labels) "
+                                  "| calibrated (score minus each label's prior on content-free questions) "
                                   "| generate (the paper's generated classification)")
     pass1_layout: str = _arg("system", "system (instructions in the system turn, the question as the user turn) "
                                        "| user (the paper's one-turn prompt)", LAYOUTS)
