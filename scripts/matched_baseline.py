@@ -7,7 +7,11 @@ Inputs are per-document scores already written by earlier runs, read once:
     lists in document order), e.g. ``reports/runs/pass1/arc_easy_full.json.gz`` (key ``hf``) and
     ``reports/runs/reasoning_choice/expert-reasoning.json.gz`` (key ``t2``);
   * the baseline: an lm-eval output folder written with ``--log_samples`` (``--model hf
-    --model_args peft=ADAPTER``).
+    --model_args peft=ADAPTER``);
+  * more seeds of either (``--svf-seed DIR`` / ``--other-seed DIR``, repeatable: lm-eval output
+    folders). With seeds, each method's per-document score is its mean over seeds, the paired
+    intervals are over documents of those means, and a second table gives every seed's score
+    with the mean and the spread (sample standard deviation) across seeds.
 
 Usage:
   python scripts/matched_baseline.py --base reports/runs/pass1/arc_easy_full.json.gz:hf,... \
@@ -53,19 +57,51 @@ def lm_eval_scores(folder: Path) -> dict[tuple[str, str], list[float]]:
     return out
 
 
+def seed_mean(per_seed: list[dict]) -> dict:
+    """{(task, metric): per-document mean over seeds} for the keys every seed has."""
+    keys = set.intersection(*(set(run) for run in per_seed))
+    out = {}
+    for key in keys:
+        lengths = {len(run[key]) for run in per_seed}
+        if len(lengths) != 1:
+            raise SystemExit(f"{key}: the seeds scored different document counts {lengths}")
+        out[key] = [sum(values) / len(per_seed) for values in zip(*(run[key] for run in per_seed))]
+    return out
+
+
+def seeds_markdown(seeds: dict[str, list[dict]], keys) -> str:
+    """Every seed's score per (task, metric) and method, with mean and sample standard deviation."""
+    import statistics
+
+    lines = ["| task | metric | method | score per seed (seed 0, 1, …) | mean ± spread (sd) |", "|---|---|---|---|---|"]
+    for task, metric in keys:
+        for name, per_seed in seeds.items():
+            scores = [sum(run[(task, metric)]) / len(run[(task, metric)]) for run in per_seed]
+            spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            lines.append(f"| {task} | {metric} | {name} | {', '.join(f'{v:.4f}' for v in scores)} | "
+                         f"{statistics.mean(scores):.4f} ± {spread:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True)
     parser.add_argument("--svf", required=True)
     parser.add_argument("--other", required=True, type=Path)
     parser.add_argument("--other-name", default="LoRA")
+    parser.add_argument("--svf-seed", action="append", type=Path, default=[], help="lm-eval folder of another SVF seed")
+    parser.add_argument("--other-seed", action="append", type=Path, default=[],
+                        help="lm-eval folder of another seed of the baseline")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    runs = {"base": bench_scores(args.base), "SVF": bench_scores(args.svf), args.other_name: lm_eval_scores(args.other)}
+    seeds = {"SVF": [bench_scores(args.svf)] + [lm_eval_scores(d) for d in args.svf_seed],
+             args.other_name: [lm_eval_scores(args.other)] + [lm_eval_scores(d) for d in args.other_seed]}
+    runs = {"base": bench_scores(args.base), **{name: seed_mean(per_seed) for name, per_seed in seeds.items()}}
     keys = sorted(set.intersection(*(set(r) for r in runs.values())))
     if not keys:
         raise SystemExit("no (task, metric) is in all three inputs")
+    seed_table = seeds_markdown(seeds, keys) if args.svf_seed or args.other_seed else ""
     pairs = [("base", "SVF"), ("base", args.other_name), (args.other_name, "SVF")]
     rows, p_values = [], {}
     for task, metric in keys:
@@ -90,11 +126,14 @@ def main() -> None:
         lines.append(f"| {r['task']} ({r['n']}) | {r['metric']} | {r['b']} − {r['a']} | {r['mean_a']:.4f} | "
                      f"{r['mean_b']:.4f} | {bold}{r['diff']:+.4f}{bold} ({r['low']:+.4f}..{r['high']:+.4f}){mark} | "
                      f"{r['p']:.4f} | {r['p_holm']:.4f} |")
-    table = "\n".join(lines) + "\n"
+    table = "\n".join(lines) + "\n" + (f"\n{seed_table}" if seed_table else "")
     print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+        seed_scores = {name: {f"{t} {m}": [sum(run[(t, m)]) / len(run[(t, m)]) for run in per_seed]
+                              for t, m in keys} for name, per_seed in seeds.items()}
+        args.json.write_text(json.dumps({"comparisons": rows, "seeds": seed_scores} if seed_table else rows,
+                                        indent=1) + "\n")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(table)
