@@ -153,8 +153,8 @@ def _t2_method(t2: dict, args: dict, shipped: str | None) -> str:
     expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})
     if expert.get("kind") == "shuffled":
         return "svf-transfer-shuffled"
-    if expert.get("base_model") and expert["base_model"] != t2.get("base_model"):
-        return "svf-transfer"
+    if expert.get("base_model") and model_slug(expert["base_model"]) != model_slug(str(t2.get("base_model") or DEFAULT_MODEL)):
+        return "svf-transfer"  # a model named by a path and by its alias is the same model
     return f"svf:{expert.get('objective') or 'rl'}:{expert.get('targets', '?')}"
 
 
