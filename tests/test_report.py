@@ -252,20 +252,3 @@ def test_another_models_adapted_runs_carry_its_name():
     ours = {"model": "t2", "model_args": {}, "t2": t2_block("reasoning", {"reasoning": {**expert["reasoning"],
                                                                               "base_model": "smollm2-135m-instruct"}})}
     assert method_of(ours) == "svf:choice:mlp"
-
-
-def test_seeds_of_a_method_on_the_same_documents_pool_into_mean_and_spread(tmp_path):
-    runs = tmp_path / "runs"
-    base = [1.0] * 40 + [0.0] * 80
-    write_results(runs / "a", "1", "t2", {"strategy": "none"}, {"gsm8k_t2": (40 / 120, 120)}, t2_block("none"),
-                  samples={"gsm8k_t2": base})
-    seeds = [[1.0] * 60 + [0.0] * 60, [1.0] * 54 + [0.0] * 66, [1.0] * 60 + [0.0] * 60]  # the third: a rerun
-    for stamp, docs in zip("234", seeds):
-        write_results(runs / stamp, stamp, "t2", {"strategy": "math"}, {"gsm8k_t2": (sum(docs) / 120, 120)},
-                      t2_block("math", MATH_EXPERT), samples={"gsm8k_t2": docs})
-    table1 = build_report([runs], tmp_path / "out").read_text().split("### Table 1")[1].split("###")[0]
-    # seeds 0.50 and 0.45 (the identical rerun counted once): mean 47.50, sd 3.54; the interval
-    # is on the per-document means against base
-    assert "| + SVF (RL, MLP) | 0.052M | 47.50±3.54 (mean of 2 runs) (1.43) n=120 Δ+14.2 [" in table1
-    assert "[2, 3] |" in table1 and "runs/4/results_4.json`" in table1 and "runs/3/results_3.json`" in table1
-    assert "runs/2/results_2.json" not in table1  # the older of two identical runs
