@@ -3,11 +3,11 @@
 #   arith_t2 (500, structures unseen in train), arith_t2_long (200, four operations),
 #   arith_t2_large (200, larger numbers) and gsm8k_t2_short (440 real GSM8K word problems with
 #   at most two calculations: the transfer check).
-# Usage: bash scripts/eval_math_clean.sh EXPERT_DIR [OUT]   (OUT default: reports/runs/arith_v2)
+# Usage: bash scripts/eval_math_clean.sh EXPERT_DIR [OUT]   (OUT default: reports/runs/arith_by_structure)
 # Resumable: a configuration with a results file is not rerun. vLLM CPU generates (engine=vllm).
 set -euo pipefail
 experts=${1:?the folder holding math.safetensors}
-out=${2:-reports/runs/arith_v2}
+out=${2:-reports/runs/arith_by_structure}
 tasks=arith_t2,arith_t2_long,arith_t2_large,gsm8k_t2_short
 model=$(t2eval model path)
 for config in base expert; do
