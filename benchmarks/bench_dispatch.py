@@ -3,6 +3,8 @@
   in-distribution (default, `--pool dispatch_t2`): all dispatch_t2 documents, 100 test rows each
       of gsm8k -> math, mbpp -> code, arc_easy -> reasoning: the datasets the cls expert was
       trained on, in the same format;
+  validation (`--pool validation`): the cls expert's held-out half of the pooled training
+      prompts (300, the quality gate's slice): where pass-1 defaults are chosen, never a test split;
   unseen (`--pool unseen`): tasks no expert and no pass-1 model was trained on, each with a
       defensible gold label: MATH test -> math, HumanEval -> code, ARC-Challenge test ->
       reasoning (100 rows each, seeded), and the 50 out-of-domain prompts of
@@ -82,6 +84,18 @@ def unseen_requests(per_task: int, seed: int):
     return reqs, [label for _, label in rows]
 
 
+def validation_requests(n: int = 300):
+    """The pooled pass-1 validation prompts (the trainer's held-out half) as lm-eval Instances."""
+    from lm_eval.api.instance import Instance
+
+    from t2eval.quality import eval_docs
+
+    _, docs = eval_docs("dispatch_t2", n, split="validation")
+    reqs = [Instance("loglikelihood", {"question": d["question"]}, ("", ""), 0, metadata=("dispatch_validation", i, 1))
+            for i, d in enumerate(docs)]
+    return reqs, [d["label"] for d in docs]
+
+
 def confusion(gold: list[str], labels: list[str]) -> str:
     """The markdown confusion matrix (rows = gold, columns = predicted) and `others` precision / recall."""
     from t2eval.dispatch import LABELS
@@ -102,7 +116,7 @@ def main() -> None:
     parser.add_argument("--per-task", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--pool", choices=("dispatch_t2", "unseen"), default="dispatch_t2")
+    parser.add_argument("--pool", choices=("dispatch_t2", "validation", "unseen"), default="dispatch_t2")
     parser.add_argument("--out", default=None,
                         help="[reports/runs/pass1/dispatch_accuracy.json; unseen: dispatch_unseen.json]")
     args = parser.parse_args()
@@ -110,8 +124,9 @@ def main() -> None:
     from t2eval.dispatch import Classifier, get_mode
 
     configs = [c for name in args.configs.split(",") for c in (ALL_SCORE if name == "all-score" else [name])]
-    out = Path(args.out or ("reports/runs/pass1/dispatch_accuracy.json" if args.pool == "dispatch_t2"
-                            else "reports/runs/pass1/dispatch_unseen.json"))
+    out = Path(args.out or {"dispatch_t2": "reports/runs/pass1/dispatch_accuracy.json",
+                            "validation": "reports/runs/pass1/dispatch_validation.json",
+                            "unseen": "reports/runs/pass1/dispatch_unseen.json"}[args.pool])
     done = json.loads(out.read_text()) if out.exists() else {}
     lm = T2LM(strategy="cls", device="cpu", batch_size=args.batch_size)
     for config in configs:
@@ -121,6 +136,8 @@ def main() -> None:
         options = "nooptions" not in rest
         if args.pool == "unseen":
             reqs, gold = unseen_requests(args.per_task, args.seed)
+        elif args.pool == "validation":
+            reqs, gold = validation_requests(3 * args.per_task)
         else:
             reqs, gold = pool_requests(args.per_task, args.seed, options)
         lm.pass1 = Classifier(lm.pass1.runner, get_mode(mode), layout)
