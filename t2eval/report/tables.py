@@ -30,8 +30,9 @@ LORA_CHOICE = "lora:choice:down_proj,gate_proj,up_proj"  # the reasoning expert'
 #: the choice objective as it really is: no sampling, no KL
 CHOICE = "choice objective: expected ±1 reward, exact over choices, λ = 0"
 SEEDS_NOTE = ("The choice-objective rows are seed 0 (SVF: the shipped `reasoning` expert). Three seeds of both, "
-              "with every seed's score, mean ± spread and Holm-corrected SVF − LoRA intervals: reports/training.md "
-              "(runs in reports/seeds/, kept out of these cells).")
+              "with every seed's score, mean ± spread and Holm-corrected SVF − LoRA intervals: "
+              "reports/seeds/reasoning_choice/seeds.md and reports/training.md (the seed runs are in reports/seeds/, "
+              "kept out of these cells).")
 # the paper ablates on its math training task (GSM8K) and an unseen one (MATH); here the math
 # training task with headroom is arith_t2, and gsm8k_t2 / math are the unseen checks
 ABLATION_TASKS = ("arith_t2", "gsm8k_t2", "math")
