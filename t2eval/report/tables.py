@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 from ..benchmarks import task_version
@@ -29,6 +30,7 @@ LORA_QV = "lora:sft:q_proj,v_proj"
 LORA_CHOICE = "lora:choice:down_proj,gate_proj,up_proj"  # the reasoning expert's matched LoRA
 #: the choice objective as it really is: no sampling, no KL
 CHOICE = "choice objective: expected ±1 reward, exact over choices, λ = 0"
+SEEDS = "reports/seeds/reasoning_choice/seeds.md"  # written by scripts/matched_baseline.py
 SEEDS_NOTE = ("The choice-objective rows are seed 0 (SVF: the shipped `reasoning` expert). Three seeds of both, "
               "with every seed's score, mean ± spread and Holm-corrected SVF − LoRA intervals: "
               "reports/seeds/reasoning_choice/seeds.md and reports/training.md (the seed runs are in reports/seeds/, "
@@ -54,6 +56,7 @@ class TableSpec:
     rows: list[Row]
     note: str = ""
     library: bool = False  # its T² rows use the shipped expert library (its digest is printed)
+    appendix: str | None = None  # a markdown file (relative to the working folder) shown under the table
 
 
 def is_(key: str) -> Callable[[str], bool]:
@@ -72,7 +75,7 @@ SPECS = [
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
         Row(f"+ SVF ({CHOICE}, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
         Row(f"+ LoRA ({CHOICE}, MLP r16)", is_(LORA_CHOICE), params=("lora", "gate_proj,up_proj,down_proj")),
-        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))], note=SEEDS_NOTE),
+        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))], note=SEEDS_NOTE, appendix=SEEDS),
     TableSpec("2", "Table 2 — self-adaptation on unseen tasks", UNSEEN, [
         BASE, Row("+ LoRA (best of the training-task adapters)", starts("lora:sft:"), pick="best"),
         Row(f"+ LoRA ({CHOICE}, MLP r16, trained on ARC-Easy)", is_(LORA_CHOICE)),
@@ -107,7 +110,7 @@ SPECS = [
         Row("+ SVF (RL, MLP)", is_("svf:rl:mlp"), params=("svf", "mlp")),
         Row(f"+ SVF ({CHOICE}, MLP)", is_("svf:choice:mlp"), params=("svf", "mlp")),
         Row(f"+ LoRA ({CHOICE}, MLP r16)", is_(LORA_CHOICE), params=("lora", "gate_proj,up_proj,down_proj")),
-        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))], note=SEEDS_NOTE),
+        Row("+ SVF (next-token, MLP)", is_("svf:sft:mlp"), params=("svf", "mlp"))], note=SEEDS_NOTE, appendix=SEEDS),
     TableSpec("8", "Table 8 — few-shot adaptation vs number of shots", UNSEEN, [
         BASE, *[Row(f"+ T² few-shot, {k} shots", is_(f"fewshot:{k}")) for k in (3, 5, 10, 20)]], library=True),
 ]
@@ -202,6 +205,8 @@ def render_table(spec: TableSpec, scores: list[Score], param_count: Callable[[tu
                               for task, version, method, n in stale) + "."]
     if spec.note:
         lines += ["", spec.note]
+    if spec.appendix and Path(spec.appendix).is_file():
+        lines += ["", f"From `{spec.appendix}`:", "", Path(spec.appendix).read_text().strip()]
     if spec.library and library:
         lines += ["", f"One expert library per table: the T² rows use the shipped experts, digest `{library}`; "
                       "runs with another library (keys ending `@experts=<digest>`) are not cells."]
