@@ -11,30 +11,15 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
-from t2eval.benchmarks import BENCHMARKS, label_of_task, task_dir
+from t2eval.benchmarks import BENCHMARKS, label_of_task, task_dir, task_yaml
 from t2eval.dispatch import LABELS
 from test_tasks_code import MBPP_DOC  # one hand-made MBPP problem for both test files
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_constructor("!function", lambda loader, node: ("!function", loader.construct_scalar(node)))
-
-
-def _yaml(name: str) -> dict:
-    config = yaml.load((task_dir() / name).read_text(), Loader=_Loader) or {}
-    if "include" in config:
-        config = {**_yaml(config.pop("include")), **config}
-    return config
-
-
 def _task_yamls() -> dict[str, dict]:
     """{task name: merged YAML} of every task (not group, not ``_`` base) YAML."""
-    configs = (_yaml(p.name) for p in sorted(task_dir().glob("*.yaml")) if not p.stem.startswith("_"))
+    configs = (task_yaml(p.stem) for p in sorted(task_dir().glob("*.yaml")) if not p.stem.startswith("_"))
     return {c["task"]: c for c in configs if isinstance(c.get("task"), str)}
 
 

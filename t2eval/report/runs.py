@@ -193,9 +193,10 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
         n = (data.get("n-samples") or {}).get(task, {}).get("effective") or result.get("sample_len") or 0
         name = metric.split(",")[0]
         version = (data.get("versions") or {}).get(task)
+        per_doc, hashes = read_samples(path, task, name)
         scores.append(Score(task, name, float(result[metric]), int(n), method, path,
-                            float(data.get("date") or 0.0), info, read_per_doc(path, task, name),
-                            read_doc_hashes(path, task), None if version is None else str(version)))
+                            float(data.get("date") or 0.0), info, per_doc, hashes,
+                            None if version is None else str(version)))
     return scores
 
 
@@ -231,25 +232,24 @@ def read_per_doc(results: Path, task: str, metric: str) -> dict | None:
     """{doc_id: metric} from the ``samples_<task>_<date>.jsonl`` lm-eval wrote beside
     ``results_<date>.json`` (``--log_samples``; or the same gzipped, ``.jsonl.gz``, as committed
     under reports/); None when there is none."""
+    return read_samples(results, task, metric)[0]
+
+
+def read_samples(results: Path, task: str, metric: str) -> tuple[dict | None, dict | None]:
+    """({doc_id: metric}, {doc_id: lm-eval's doc_hash}) from one read of the samples file
+    :func:`read_per_doc` describes; either is None when missing (a benchmark's per-document
+    scores, :func:`_bench_per_doc`, have no hashes)."""
     stamp = results.stem.removeprefix("results_")
     path = resolve(results.with_name(f"samples_{task}_{stamp}.jsonl"))
     if path is None:
-        return _bench_per_doc(results, task, metric)
-    out = {}
+        return _bench_per_doc(results, task, metric), None
+    scores, hashes = {}, {}
     for row in read_jsonl(path):
         if isinstance(row.get(metric), (int, float)):
-            out[int(row["doc_id"])] = float(row[metric])
-    return out or None
-
-
-def read_doc_hashes(results: Path, task: str) -> dict | None:
-    """{doc_id: doc_hash} of the samples file :func:`read_per_doc` reads (None: none, or no hashes)."""
-    stamp = results.stem.removeprefix("results_")
-    path = resolve(results.with_name(f"samples_{task}_{stamp}.jsonl"))
-    if path is None:
-        return None
-    out = {int(row["doc_id"]): row["doc_hash"] for row in read_jsonl(path) if row.get("doc_hash")}
-    return out or None
+            scores[int(row["doc_id"])] = float(row[metric])
+        if row.get("doc_hash"):
+            hashes[int(row["doc_id"])] = row["doc_hash"]
+    return scores or None, hashes or None
 
 
 def _bench_per_doc(results: Path, task: str, metric: str) -> dict | None:

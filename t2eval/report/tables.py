@@ -8,8 +8,8 @@ both runs scored; ``≈`` marks an interval that includes 0; "no CI" when a run 
 samples), and ``[k]``, the source file listed under the table. A cell without a run is "—".
 Runs on fewer than ``MIN_DOCS`` documents never fill a cell: they are listed under the table as
 slices; so are runs of an older version of one of t2eval's tasks (``metadata.version`` of its
-YAML: other documents, e.g. arith_t2 before its split by structure), as stale. When several runs match a cell, the one on the most documents wins, then the newest
-("best" rows, such as Table 2's LoRA, take the highest score instead, as the paper does).
+YAML: other documents, e.g. arith_t2 before its split by structure), as stale. When several
+runs match a cell, the one on the most documents wins, then the newest ("best" rows, such as Table 2's LoRA, take the highest score instead, as the paper does).
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ LORA_CHOICE = "lora:choice:down_proj,gate_proj,up_proj"  # the reasoning expert'
 CHOICE = "choice objective: expected ±1 reward, exact over choices, λ = 0"
 SEEDS = "reports/seeds/reasoning_choice/seeds.md"  # written by scripts/matched_baseline.py
 SEEDS_NOTE = ("The choice-objective rows are seed 0 (SVF: the shipped `reasoning` expert). Three seeds of both, "
-              "with every seed's score, mean ± spread and Holm-corrected SVF − LoRA intervals: "
-              "reports/seeds/reasoning_choice/seeds.md and reports/training.md (the seed runs are in reports/seeds/, "
-              "kept out of these cells).")
+              f"with every seed's score, mean ± spread and Holm-corrected SVF − LoRA intervals: {SEEDS} and "
+              "reports/training.md (the seed runs are in reports/seeds/, kept out of these cells).")
 # the paper ablates on its math training task (GSM8K) and an unseen one (MATH); here the math
 # training task with headroom is arith_t2, and gsm8k_t2 / math are the unseen checks
 ABLATION_TASKS = ("arith_t2", "gsm8k_t2", "math")
