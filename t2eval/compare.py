@@ -8,7 +8,10 @@ configuration only (``prompt+guard``: the default strategy with the base-weights
 Each run lands in ``<out>/<configuration>/`` (lm-eval's ``results_<date>.json`` and gzipped
 ``samples_<task>_<date>.jsonl.gz``, which :mod:`t2eval.report.runs` reads) with a ``done.json``
 marker written last: a rerun skips configurations already done with the same tasks, limit and
-model arguments, so an interrupted comparison resumes where it stopped.
+model arguments, so an interrupted comparison resumes where it stopped. Within a configuration,
+every answer is also written as it comes to lm-eval's response cache (``<folder>/cache_rank0.db``,
+``--use_cache``): a run killed halfway reruns only the requests it had not answered yet (its
+pass-1 routing and seconds then cover those documents only).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def run_one(comparison: Comparison, strategy: str) -> Path:
     out = evaluate(model="t2", model_args={**comparison.model_args, **configuration_args(strategy)},
                    tasks=comparison.tasks, limit=comparison.limit, log_samples=True,
                    batch_size=comparison.batch_size, device=comparison.device,
-                   apply_chat_template=comparison.apply_chat_template)
+                   use_cache=str(folder / "cache"), apply_chat_template=comparison.apply_chat_template)
     stamp = str(out.get("date", "run")).replace(":", "-").replace(" ", "T")
     for task, samples in (out.pop("samples", None) or {}).items():
         write_text(folder / f"samples_{task}_{stamp}.jsonl.gz",
