@@ -25,6 +25,7 @@ def write_results(folder: Path, stamp: str, model: str, model_args: dict, scores
     metric = {"gsm8k_t2": "exact_match", "arc_easy_t2": "exact_match", "math": "exact_match",
               "humaneval_t2": "pass_at_1", "mbpp_t2": "pass_at_1", "arc_challenge_t2": "exact_match",
               "arith_t2": "exact_match"}
+    metric = {t: metric.get(t, "acc") for t in scores}  # bbh_ll_*, arc_challenge: acc
     data = {"results": {t: {"alias": t, f"{metric[t]},none": v, f"{metric[t]}_stderr,none": 0.01}
                         for t, (v, n) in scores.items()},
             "higher_is_better": {t: {metric[t]: True} for t in scores},
@@ -129,6 +130,32 @@ def test_a_difference_whose_interval_includes_zero_is_marked(tmp_path):
                   t2_block("math", MATH_EXPERT), samples={"gsm8k_t2": docs[1:] + docs[:1]})
     text = build_report([runs], tmp_path / "out").read_text()
     assert "| + SVF (RL, MLP) | 0.052M | 50.00 (1.00) n=120 Δ+0.0 [" in text and "] ≈ [2] |" in text
+
+
+def test_a_suite_is_one_macro_cell_from_a_run_of_all_its_tasks(tmp_path):
+    from t2eval.benchmarks import suite_members
+
+    tasks = suite_members("bbh_ll")
+    assert len(tasks) == 23
+    runs = tmp_path / "runs"
+    base = {t: [1.0, 0.0] * 10 for t in tasks}  # 0.5 everywhere
+    better = {t: [1.0, 1.0] * 10 if i < 12 else [1.0, 0.0] * 10 for i, t in enumerate(tasks)}  # +0.5 on 12 tasks
+    write_results(runs / "none", "1", "t2", {"strategy": "none"}, {t: (0.5, 20) for t in tasks}, t2_block("none"),
+                  samples=base)
+    write_results(runs / "prompt", "2", "t2", {"strategy": "prompt"},
+                  {t: (sum(v) / 20, 20) for t, v in better.items()}, t2_block("prompt"), samples=better)
+    partial = dict(list(better.items())[:22])  # one task short: no suite cell
+    write_results(runs / "cls", "3", "t2", {"strategy": "cls"}, {t: (sum(v) / 20, 20) for t, v in partial.items()},
+                  t2_block("cls"), samples=partial)
+    table2 = build_report([runs], tmp_path / "out").read_text().split("### Table 2")[1].split("### Table 3")[0]
+    head, rule, base_row = table2.splitlines()[2:5]
+    assert head.endswith("| arc_challenge | bbh_ll |")
+    assert base_row.endswith("| 50.00 (1.00) n=460 [1] |")
+    prompt_row = next(line for line in table2.splitlines() if line.startswith("| + T² prompt"))
+    macro = 100 * (12 * 1.0 + 11 * 0.5) / 23  # 76.09: the mean of the task means
+    assert f"| {macro:.2f} (1.52) n=460 Δ+{macro - 50:.1f} [" in prompt_row and "≈" not in prompt_row
+    cls_row = next(line for line in table2.splitlines() if line.startswith("| + T² cls-expert"))
+    assert cls_row.endswith("| — |")
 
 
 def test_runs_on_other_documents_under_the_same_ids_are_not_paired(tmp_path):
@@ -252,3 +279,25 @@ def test_another_models_adapted_runs_carry_its_name():
     ours = {"model": "t2", "model_args": {}, "t2": t2_block("reasoning", {"reasoning": {**expert["reasoning"],
                                                                               "base_model": "smollm2-135m-instruct"}})}
     assert method_of(ours) == "svf:choice:mlp"
+
+
+def test_suite_table_from_compare_runs_shows_the_oracle_and_regret(tmp_path):
+    from t2eval.report.runs import Score
+    from t2eval.report.suite import suite_record, suite_table
+
+    def score(task, config, values, labels=None):
+        t2 = {"pass1_labels": {task: labels}, "per_task": {task: {"pass1_s": 2.0, "pass2_s": 3.0}}} if labels else {}
+        return Score(task, "acc", sum(values) / len(values), len(values), config, tmp_path, info={"t2": t2},
+                     per_doc=dict(enumerate(values)))
+
+    runs = {"none": [score("a", "none", [1, 0, 0, 0]), score("b", "none", [1, 1, 0, 0])],
+            "expert:reasoning": [score("a", "x", [1, 1, 0, 0]), score("b", "x", [1, 0, 0, 0])],
+            "prompt": [score("a", "p", [1, 1, 1, 0], {"reasoning": 4}), score("b", "p", [1, 0, 0, 0], {"reasoning": 4})]}
+    record = suite_record(runs)
+    assert record["tasks_detail"]["a"]["oracle"] == ("reasoning", 0.5)
+    assert record["tasks_detail"]["b"]["oracle"] == ("none", 0.5)
+    rows = suite_table(record, {"a": {"chance": 0.25, "majority": 0.5}, "b": {"chance": 0.5, "majority": 0.5}}).splitlines()
+    assert "oracle (hindsight) | regret" in rows[0]
+    assert rows[2].startswith("| a | 4 | 25.0 | 50.0 | 25.0 | 75.0 | +50.0 (") and "| 50.0 (reasoning) | -25.0 | reasoning 4 | 2 | 3 |" in rows[2]
+    assert "| 50.0 (none) | +25.0 |" in rows[3]
+    assert rows[4].startswith("| **macro (2 tasks)** | 8 |") and "| *50.0* | +0.0 |" in rows[4]

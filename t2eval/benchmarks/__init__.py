@@ -87,6 +87,12 @@ def get(task: str) -> Benchmark:
     return BENCHMARKS.get(task)
 
 
+def suite_members(suite: str) -> list[str]:
+    """The tasks of a suite (``bbh_ll``: its 23 tasks), in registration order; [] when ``suite``
+    names no suite."""
+    return [name for name in BENCHMARKS if BENCHMARKS.get(name).suite == suite]
+
+
 def label_of_task(task: str, default: str = "reasoning") -> str:
     """The pass-1 label of any task name: its benchmark's, else that of the trainable benchmark
     whose dataset the name starts with (stock lm-eval ``arc_easy`` -> reasoning, ``gsm8k_cot``

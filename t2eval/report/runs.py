@@ -32,7 +32,7 @@ from pathlib import Path
 from ..jsonl import plain_name, read_json, read_jsonl, resolve
 from ..adapt import STRATEGIES, default_experts_dir
 from ..models import DEFAULT_MODEL, model_slug
-from ..stats import paired_bootstrap
+from ..stats import macro_paired_bootstrap, paired_bootstrap
 from ..svf import load_expert
 
 SKIP_KEYS = ("alias", "name", "sample_len", "sample_count")
@@ -53,6 +53,7 @@ class Score:
     per_doc: dict | None = None  # doc_id -> the metric on that document (from samples_*.jsonl[.gz])
     hashes: dict | None = None   # doc_id -> lm-eval's doc_hash of that document (same files)
     version: str | None = None   # the task's version as the results file records it
+    parts: dict | None = None    # a suite's macro score: task -> that task's Score (see suite_scores)
 
 
 @dataclass
@@ -223,9 +224,34 @@ def per_doc_pair(base: Score | None, other: Score | None) -> tuple[list[float], 
 
 def paired(base: Score | None, other: Score | None):
     """``other - base`` over the documents both scored, with its paired bootstrap 95% CI
-    (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores."""
+    (:class:`~t2eval.stats.PairedDiff`); None when either lacks per-document scores. For two
+    suite scores: the macro difference, documents resampled within tasks."""
+    if base is not None and other is not None and base.parts and other.parts:
+        pairs = {task: per_doc_pair(base.parts[task], other.parts.get(task)) for task in base.parts}
+        return None if any(p is None for p in pairs.values()) else macro_paired_bootstrap(pairs)
     pair = per_doc_pair(base, other)
     return paired_bootstrap(*pair) if pair else None
+
+
+def suite_scores(scores: list[Score], suite: str, members: list[str]) -> list[Score]:
+    """One macro score (mean over tasks of each task's score) per results file that holds every
+    task of ``suite`` (``members``) in one metric; ``n`` counts every document, ``parts`` keeps the
+    task scores (for :func:`paired`). A file missing any task makes no suite score."""
+    by_file: dict[Path, dict[str, Score]] = {}
+    for score in scores:
+        if score.task in members:
+            by_file.setdefault(score.source, {})[score.task] = score
+    out = []
+    for source, parts in by_file.items():
+        if set(parts) != set(members) or len({s.metric for s in parts.values()}) != 1:
+            continue
+        first = parts[members[0]]
+        versions = {s.version for s in parts.values()}
+        out.append(Score(suite, first.metric, sum(s.value for s in parts.values()) / len(parts),
+                         sum(s.n for s in parts.values()), first.method, source, first.date, first.info,
+                         version=versions.pop() if len(versions) == 1 else None,
+                         parts={task: parts[task] for task in members}))
+    return out
 
 
 def read_per_doc(results: Path, task: str, metric: str) -> dict | None:

@@ -4,7 +4,9 @@ Holm-adjusted p-values over the suite, pass-1 routing and pass-1 / pass-2 second
 macro row (bootstrap over documents within tasks).
 
 Input: the record ``benchmarks/bench_pass1.py`` writes (per-document ``acc`` of hf and t2 for
-each task, the t2 run's per-task timings and labels).
+each task, the t2 run's per-task timings and labels), or the same built by :func:`suite_record`
+from the runs of ``t2eval compare`` (which adds each task's oracle: the best fixed configuration
+in hindsight, an upper bound).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def suite_rows(record: dict, rates: dict[str, dict[str, float]], metric: str = "
         pvalues[task] = diff.p
         rows.append({"task": task, "n": diff.n, **rates.get(task, {}), "base": diff.mean_a, "t2": diff.mean_b,
                      "diff": diff, "p": pvalues[task], "labels": detail.get("labels", {}),
-                     "pass1_s": detail.get("pass1_s", 0.0), "pass2_s": detail.get("pass2_s", 0.0)})
+                     "pass1_s": detail.get("pass1_s", 0.0), "pass2_s": detail.get("pass2_s", 0.0),
+                     "oracle": detail.get("oracle")})
     adjusted = holm(pvalues)
     for row in rows:
         row["holm_p"] = adjusted[row["task"]]
@@ -33,19 +36,25 @@ def suite_rows(record: dict, rates: dict[str, dict[str, float]], metric: str = "
 def suite_table(record: dict, rates: dict[str, dict[str, float]], metric: str = "acc", prefix: str = "") -> str:
     """The markdown table (×100), a macro row, and the suite's wall-time line."""
     rows = suite_rows(record, rates, metric)
-    lines = ["| task | n | chance | majority | base | t2 | Δ (95% CI) | Holm p | verdict | pass 1 labels | "
-             "pass 1 s | pass 2 s |", "|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|---:|"]
+    oracle = all(r["oracle"] for r in rows)  # (configuration, score) per task, from suite_record
+    lines = ["| task | n | chance | majority | base | t2 | Δ (95% CI) | Holm p | verdict | "
+             + ("oracle (hindsight) | regret | " if oracle else "") + "pass 1 labels | pass 1 s | pass 2 s |",
+             "|---|---:|---:|---:|---:|---:|---|---:|---|" + ("---|---:|" if oracle else "") + "---|---:|---:|"]
     for r in rows:
         d, labels = r["diff"], ", ".join(f"{k} {v}" for k, v in sorted(r["labels"].items(), key=lambda kv: -kv[1]))
+        best = (f"{100 * r['oracle'][1]:.1f} ({r['oracle'][0]}) | {100 * (r['oracle'][1] - r['t2']):+.1f} | "
+                if oracle else "")
         lines.append(f"| {r['task'].removeprefix(prefix)} | {r['n']} | {100 * r.get('chance', float('nan')):.1f} | "
                      f"{100 * r.get('majority', float('nan')):.1f} | {100 * r['base']:.1f} | {100 * r['t2']:.1f} | "
                      f"{100 * d.diff:+.1f} ({100 * d.low:+.1f}..{100 * d.high:+.1f}) | {r['holm_p']:.3f} | "
-                     f"{r['verdict']} | {labels} | {r['pass1_s']:.0f} | {r['pass2_s']:.0f} |")
+                     f"{r['verdict']} | {best}{labels} | {r['pass1_s']:.0f} | {r['pass2_s']:.0f} |")
     macro = macro_paired_bootstrap({t: (d[metric]["hf"], d[metric]["t2"]) for t, d in record["tasks_detail"].items()})
     mean = lambda key: sum(r.get(key, 0.0) for r in rows) / len(rows)  # noqa: E731
+    best = sum(r["oracle"][1] for r in rows) / len(rows) if oracle else None
     lines.append(f"| **macro ({len(rows)} tasks)** | {macro.n} | {100 * mean('chance'):.1f} | "
                  f"{100 * mean('majority'):.1f} | {100 * macro.mean_a:.1f} | {100 * macro.mean_b:.1f} | "
-                 f"**{100 * macro.diff:+.1f} ({100 * macro.low:+.1f}..{100 * macro.high:+.1f})** | | | | "
+                 f"**{100 * macro.diff:+.1f} ({100 * macro.low:+.1f}..{100 * macro.high:+.1f})** | | | "
+                 + (f"*{100 * best:.1f}* | {100 * (best - macro.mean_b):+.1f} | " if oracle else "") + "| "
                  f"{sum(r['pass1_s'] for r in rows):.0f} | {sum(r['pass2_s'] for r in rows):.0f} |")
     hf_s, t2_s = record.get("hf_seconds"), record.get("t2_seconds")
     if hf_s and t2_s:
@@ -56,6 +65,31 @@ def suite_table(record: dict, rates: dict[str, dict[str, float]], metric: str = 
 
 
 # ----------------------------------------------------------------------------- t2eval compare
+
+
+def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: str = "none",
+                 metric: str = "acc") -> dict:
+    """The record :func:`suite_table` reads, from ``t2eval compare`` runs: per task, ``base``'s and
+    ``t2``'s per-document ``metric`` over the documents both scored, ``t2``'s routing and seconds,
+    and the oracle: the best fixed configuration (``base`` or an ``expert:<name>``) on that task,
+    picked in hindsight (an upper bound, not a method)."""
+    table = compare_rows(scores_by_config)
+    fixed = [c for c in scores_by_config if c == base or c.startswith("expert:")]
+    detail = {}
+    for task, by_config in table.items():
+        if base not in by_config or t2 not in by_config:
+            continue
+        pair = per_doc_pair(by_config[base], by_config[t2])
+        if pair is None:
+            raise ValueError(f"{task}: the {base} and {t2} runs have no per-document {metric} on the same documents")
+        info = by_config[t2].info.get("t2") or {}
+        timing = (info.get("per_task") or {}).get(task, {})
+        best = max((c for c in fixed if c in by_config), key=lambda c: (by_config[c].value, c == base))
+        detail[task] = {metric: {"hf": pair[0], "t2": pair[1]}, "labels": (info.get("pass1_labels") or {}).get(task, {}),
+                        "pass1_s": timing.get("pass1_s", 0.0), "pass2_s": timing.get("pass2_s", 0.0),
+                        "oracle": (best.removeprefix("expert:"), by_config[best].value)}
+    return {"tasks_detail": detail}
+
 
 
 def compare_rows(scores_by_config: dict[str, list]) -> dict[str, dict[str, object]]:
