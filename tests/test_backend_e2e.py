@@ -108,6 +108,18 @@ def test_fewshot_per_matrix_alpha(env, experts_dir, tmp_path):
         assert abs(sum(col) - 1) < 1e-4 and min(col) >= 0  # clamped and normalised per matrix
 
 
+def test_fewshot_can_mix_the_base_weights_back_in(env, experts_dir, tmp_path):
+    """mix_base=true: the identity expert (z = 1) is one more CEM candidate; the mix records it."""
+    args = (f"strategy=fewshot,mix_base=true,experts={experts_dir},shots=2,population=3,generations=1,"
+            f"fewshot_dir={tmp_path / 'mixes'}")
+    results = _cli(env, args, "arc_easy_t2", 2, tmp_path / "run")
+    mix = results["config"]["t2"]["fewshot"]["arc_easy_t2"]
+    assert mix["experts"][-1] == "base" and sorted(mix["experts"]) == ["base", "code", "math", "reasoning"]
+    assert len(mix["alpha"]) == 4 and abs(sum(mix["alpha"]) - 1) < 1e-4
+    from t2eval.report.runs import method_of
+    assert method_of(results["config"]).startswith("fewshot:2[mix_base]")
+
+
 def _stock(env, args: list[str], out) -> tuple[dict, list[dict], str]:
     """The literal `lm_eval --model t2 ...` (no chat flag unless given): results and samples."""
     cmd = [sys.executable, "-m", "lm_eval", "--model", "t2", *args, "--output_path", str(out),

@@ -73,6 +73,8 @@ class T2Args:
     alpha: str = _arg("expert", "one alpha per expert | per expert per layer | per expert per targeted matrix "
                                 "(the reference implementation's finest)", ALPHA_MODES, group="fewshot")
     normalize: bool = _arg(True, "alpha sums to 1", group="fewshot")
+    mix_base: bool = _arg(False, "the base weights (z = 1) join the experts as one more CEM candidate, so a fitted "
+                                 "mix can return to base on a task where every expert hurts", group="fewshot")
     seed: int = _arg(0, "seed of the held-out sample and of CEM", group="fewshot")
     fewshot_dir: str | None = _arg(None, "where fitted mixes are saved and reused (default: the t2eval cache)",
                                    group="fewshot")

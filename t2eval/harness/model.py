@@ -23,7 +23,7 @@ from ..adapt import BASE, ExpertLibrary, cem_config, default_experts_dir, make_s
 from ..dispatch import Classifier, Pass1Runner, get_mode, question_of
 from ..engine import VLLMEngine, check_tensor_parallel
 from ..models import cache_root, model_slug, resolve_model_path
-from ..svf import SVFAdapter, check_compatible, decompose
+from ..svf import SVFAdapter, check_compatible, decompose, ones_expert
 from . import requests as rq
 from .args import T2Args, help_table
 from .fewshot import FewShotFitter, run_task
@@ -52,7 +52,7 @@ class T2LM(HFLM):
         self.cem_config = cem_config(a.cem_preset, a.seed, a.normalize, population=a.population,
                                      generations=a.generations, elite_ratio=a.elite_ratio, init_std=a.init_std)
         self.strategy = make_strategy(a.strategy, self.library, a.adapt, shots=a.shots, alpha=a.alpha,
-                                      cem=vars(self.cem_config))
+                                      cem=vars(self.cem_config), **({"mix_base": True} if a.mix_base else {}))
         if a.adapt == "task" and world > 1:
             raise ValueError("adapt=task picks each task's majority pass-1 label, but with "
                              f"{world} processes every rank sees only its own shard: "
@@ -110,13 +110,23 @@ class T2LM(HFLM):
         a = self.args
         folder = cache_root() / "fewshot" / model_slug(a.pretrained) if a.fewshot_dir is None else a.fewshot_dir
         return FewShotFitter(
-            adapter=self.adapter, experts=list(self.library.by_label.values()), shots=a.shots, seed=a.seed,
+            adapter=self.adapter, experts=self._mixed_experts(), shots=a.shots, seed=a.seed,
             alpha_mode=a.alpha, num_layers=self.config.num_hidden_layers, cem=self.cem_config,
             folder=Path(folder), run_plain=self._run_plain,
             token_count=lambda text: len(self.tok_encode(text)),
             chat_settings=self._chat_settings,
             is_chat=lambda reqs: rq.rendered_with_chat(reqs, self._chat_tail),
             config_fingerprint=self.config_fingerprint, seconds=self.record.seconds)
+
+    def _mixed_experts(self) -> list:
+        """What few-shot CEM mixes: the labelled experts, and with ``mix_base`` the base weights
+        (the identity expert, z = 1) as one more candidate."""
+        experts = list(self.library.by_label.values())
+        if self.args.mix_base and experts:
+            first = experts[0]
+            identity = ones_expert(self.adapter.decomposition, first.base_model, first.targets, first.rescale)
+            experts.append(identity.with_z(identity.z, name=BASE))
+        return experts
 
     def _scoring_batch(self) -> int:
         """Documents per forward for t2's own scorer: the run's batch size, else CPU_AUTO_BATCH

@@ -17,6 +17,7 @@ method key                          results written by
                                     and the shipped experts; otherwise the key says what differs,
                                     e.g. ``prompt[dispatch=generate,adapt=task]@experts=1a2b3c4d``
 ``fewshot:<k>``                     ``--model t2`` with ``strategy=fewshot`` and k shots
+                                    (``fewshot:<k>[mix_base]``: the base weights among the mixed)
 ``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
 ``model:<slug>/<key>``              any ``--model t2`` key above on another base model
 =================================  ==========================================================
@@ -148,7 +149,9 @@ def _t2_method(t2: dict, args: dict, shipped: str | None) -> str:
     if kind is not None and kind.fits_per_task:
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
         library = _pass1_variant(t2, shipped, pass1=False)  # "@experts=<digest>" off the shipped library
-        return (f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?") + library
+        with_base = any("base" in (m.get("experts") or []) for m in (t2.get("fewshot") or {}).values())
+        return ((f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?")
+                + ("[mix_base]" if with_base else "") + library)
     if kind is not None:
         return strategy + _pass1_variant(t2, shipped, pass1=kind.uses_pass1)
     expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})
