@@ -181,8 +181,9 @@ def shipped_digest() -> str | None:
 
 
 def read_results(path: Path, shipped: str | None = None) -> list[Score]:
-    """One :class:`Score` per task of an lm-eval ``results_*.json`` (groups skipped)."""
-    data = json.loads(path.read_text())
+    """One :class:`Score` per task of an lm-eval ``results_*.json`` (or the same gzipped, as large
+    ones are committed under reports/; groups skipped)."""
+    data = read_json(path)
     config = data.get("config") or {}
     method = method_of(config, shipped, path.parent)
     info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
@@ -268,7 +269,7 @@ def read_samples(results: Path, task: str, metric: str) -> tuple[dict | None, di
     """({doc_id: metric}, {doc_id: lm-eval's doc_hash}) from one read of the samples file
     :func:`read_per_doc` describes; either is None when missing (a benchmark's per-document
     scores, :func:`_bench_per_doc`, have no hashes)."""
-    stamp = results.stem.removeprefix("results_")
+    stamp = plain_name(results).removeprefix("results_").removesuffix(".json")
     path = resolve(results.with_name(f"samples_{task}_{stamp}.jsonl"))
     if path is None:
         return _bench_per_doc(results, task, metric), None
@@ -286,7 +287,7 @@ def _bench_per_doc(results: Path, task: str, metric: str) -> dict | None:
     benchmark's ``<name>.json`` or ``<name>.json.gz`` (``tasks_detail[task][metric][engine]``, in
     document order)."""
     bench = resolve(results.parent.parent.with_suffix(".json"))
-    if results.name != "results_bench.json" or bench is None:
+    if plain_name(results) != "results_bench.json" or bench is None:
         return None
     try:
         values = read_json(bench)["tasks_detail"][task][metric][results.parent.name]
@@ -347,7 +348,7 @@ def collect(paths: list[str | Path]) -> tuple[list[Score], list[TrainingRun], li
         files = [root] if root.is_file() else sorted(root.rglob("*"))
         for path in files:
             try:
-                if path.name.startswith("results_") and path.suffix == ".json":
+                if plain_name(path).startswith("results_") and plain_name(path).endswith(".json"):
                     scores.extend(read_results(path, shipped))
                 elif path.name.startswith("samples_dispatch_t2_") and plain_name(path).endswith(".jsonl"):
                     samples.append(path)
