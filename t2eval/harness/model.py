@@ -122,6 +122,10 @@ class T2LM(HFLM):
         """What few-shot CEM mixes: the labelled experts, and with ``mix_base`` the base weights
         (the identity expert, z = 1) as one more candidate."""
         experts = list(self.library.by_label.values())
+        if len(experts) == 1 and not self.args.mix_base and self.args.normalize:
+            log.warning("t2: strategy=fewshot with one labelled expert (%s) and alpha summing to 1 has nothing to "
+                        "mix: every fit is that expert; pass mix_base=true to search between it and the base "
+                        "weights", experts[0].name)
         if self.args.mix_base and experts:
             first = experts[0]
             identity = ones_expert(self.adapter.decomposition, first.base_model, first.targets, first.rescale)
