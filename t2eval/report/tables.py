@@ -87,7 +87,9 @@ SPECS = [
         Row(f"+ LoRA ({CHOICE}, MLP r16, trained on ARC-Easy)", is_(LORA_CHOICE)),
         Row("+ SVF `reasoning` expert alone (fixed, no pass 1)", is_("svf:choice:mlp")),
         Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
-        Row("+ T² few-shot (10 shots, the paper's)", is_("fewshot:10"))], note=SUITE_NOTE, library=True),
+        Row("+ T² few-shot (10 shots, the paper's)", is_("fewshot:10")),
+        Row("+ T² few-shot (10 shots, base weights among the candidates: mix_base)", is_("fewshot:10[mix_base]"))],
+        note=SUITE_NOTE, library=True),
     TableSpec("4", "Table 4 — ablations (targets, objective, SVF vs LoRA under RL)", ABLATION_TASKS, [
         BASE,
         Row("SVF · policy gradient · MLP", is_("svf:rl:mlp"), params=("svf", "mlp")),
