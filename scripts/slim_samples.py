@@ -3,6 +3,9 @@ reviewer needs to re-derive every paired interval: ``doc_id``, ``doc_hash``, ``t
 per-document metrics (``acc``, ``acc_norm``, ``exact_match``, ...), gzipped (``gzip -n``: no
 timestamp). Responses and log-likelihoods stay in the run folder.
 
+Results files over 100 kB (``--model t2`` runs keep every document's pass-1 decision) are
+copied gzipped; ``t2eval report`` reads both.
+
 Usage: python scripts/slim_samples.py SRC DST
 """
 
@@ -14,7 +17,10 @@ import json
 import shutil
 from pathlib import Path
 
+from t2eval.jsonl import plain_name, read_jsonl
+
 KEEP = ("doc_id", "doc_hash", "target")
+BIG = 100_000  # bytes: a results file larger than this is copied gzipped
 
 
 def slim_row(row: dict) -> dict:
@@ -22,6 +28,12 @@ def slim_row(row: dict) -> dict:
     out = {k: row[k] for k in KEEP if k in row}
     out.update({k: v for k, v in row.items() if k not in out and isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out
+
+
+def _write_gz(path: Path, data: bytes) -> None:
+    """gzip -n: no name or time in the header (the same data gives the same bytes)."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
+        out.write(data)
 
 
 def main() -> None:
@@ -34,14 +46,15 @@ def main() -> None:
     if not found:
         raise SystemExit(f"no results_*.json under {args.src}")
     for results in found:
-        shutil.copy2(results, args.dst / results.name)
+        if results.stat().st_size > BIG:  # per-document pass-1 details: gzipped (the report reads both)
+            _write_gz(args.dst / f"{results.name}.gz", results.read_bytes())
+        else:
+            shutil.copy2(results, args.dst / results.name)
         stamp = results.stem.removeprefix("results_")
-        for samples in sorted(results.parent.glob(f"samples_*_{stamp}.jsonl")):
-            rows = [slim_row(json.loads(line)) for line in samples.read_text().splitlines() if line.strip()]
-            text = "".join(json.dumps(r) + "\n" for r in rows).encode()
-            with open(args.dst / f"{samples.name}.gz", "wb") as raw, \
-                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
-                out.write(text)
+        for samples in sorted([*results.parent.glob(f"samples_*_{stamp}.jsonl"),
+                               *results.parent.glob(f"samples_*_{stamp}.jsonl.gz")]):  # t2eval compare gzips
+            rows = [slim_row(row) for row in read_jsonl(samples)]
+            _write_gz(args.dst / f"{plain_name(samples)}.gz", "".join(json.dumps(r) + "\n" for r in rows).encode())
     print(f"{len(found)} results file(s) -> {args.dst}")
 
 
