@@ -18,17 +18,16 @@ from pathlib import Path
 
 from t2eval.benchmarks.bbh import constant_predictor_rates, load_bbh_splits
 from t2eval.jsonl import read_json
-from t2eval.report.runs import read_results
-from t2eval.report.suite import suite_record, suite_table
+from t2eval.report.runs import read_results, results_files
+from t2eval.report.suite import compare_table, suite_record, suite_table
 
 
 def compare_scores(folder: Path) -> tuple[dict[str, list], int | None]:
     """configuration -> its Scores, from every finished configuration of a compare folder."""
     scores, limits = {}, set()
-    for marker in sorted(folder.glob("*/done.json")):
-        settings = json.loads(marker.read_text())
-        scores[settings["strategy"]] = [s for path in sorted(marker.parent.glob("results_*.json"))
-                                        for s in read_results(path)]
+    markers = [(json.loads(m.read_text()), m) for m in folder.glob("*/done.json")]
+    for settings, marker in sorted(markers, key=lambda sm: (sm[0]["strategy"] != "none", sm[0]["strategy"])):
+        scores[settings["strategy"]] = [s for path in results_files(marker.parent) for s in read_results(path)]
         limits.add(settings.get("limit"))
     if len(limits) > 1:
         raise SystemExit(f"{folder}: its configurations were run with different limits {sorted(limits, key=str)}")
@@ -39,10 +38,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="a bench_pass1.py record, or a t2eval compare --out folder")
     parser.add_argument("--t2", default="prompt", help="the compared configuration of a compare folder")
+    parser.add_argument("--macro", action="store_true",
+                        help="a compare folder: every configuration's macro row instead of the per-task table")
     args = parser.parse_args()
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     if args.source.is_dir():
         scores, limit = compare_scores(args.source)
+        if args.macro:
+            print(compare_table(scores, per_task=False))
+            return
         record = suite_record(scores, t2=args.t2)
     else:
         record = read_json(args.source)

@@ -205,6 +205,11 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     return scores
 
 
+def results_files(folder: Path) -> list[Path]:
+    """The lm-eval results files directly in ``folder`` (``results_*.json``, plain or gzipped)."""
+    return sorted([*folder.glob("results_*.json"), *folder.glob("results_*.json.gz")])
+
+
 def same_documents(base: Score, other: Score) -> bool:
     """Whether the documents both runs scored under the same ``doc_id`` are the same documents
     (lm-eval's ``doc_hash``; runs without hashes are trusted by position)."""

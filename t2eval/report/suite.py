@@ -101,15 +101,16 @@ def compare_rows(scores_by_config: dict[str, list]) -> dict[str, dict[str, objec
     return table
 
 
-def compare_table(scores_by_config: dict[str, list], base: str = "none") -> str:
+def compare_table(scores_by_config: dict[str, list], base: str = "none", per_task: bool = True) -> str:
     """Per task: every configuration's score (×100), its difference to ``base`` with the paired
     95% CI, pass-1 routing, pass-1 / pass-2 seconds; the oracle (the best fixed choice — base or
     one expert for the whole task — picked in hindsight: an upper bound, not a method) and each
-    strategy's regret against it; a macro row per configuration (bootstrap within tasks)."""
+    strategy's regret against it; a macro row per configuration (bootstrap within tasks).
+    ``per_task=False``: the macro rows only."""
     table = compare_rows(scores_by_config)
     fixed = [c for c in scores_by_config if c == base or c.startswith("expert:")]
     lines = []
-    for task, by_config in table.items():
+    for task, by_config in table.items() if per_task else ():
         ref = by_config.get(base)
         oracle = max((by_config[c] for c in fixed if c in by_config), key=lambda s: s.value, default=None)
         lines += [f"\n### {task} ({ref.metric if ref else next(iter(by_config.values())).metric})\n",
