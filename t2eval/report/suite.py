@@ -58,8 +58,10 @@ def suite_table(record: dict, rates: dict[str, dict[str, float]], metric: str = 
                  f"{sum(r['pass1_s'] for r in rows):.0f} | {sum(r['pass2_s'] for r in rows):.0f} |")
     hf_s, t2_s = record.get("hf_seconds"), record.get("t2_seconds")
     if hf_s and t2_s:
-        lines.append(f"\nWhole run, one process, side by side: `--model hf` {hf_s:.0f} s, `--model t2` {t2_s:.0f} s "
-                     f"(t2 / hf = {t2_s / hf_s:.2f}; {record.get('threads')} torch thread(s), batch size "
+        shared = record.get("base") == "t2 strategy=none"
+        base = "`--model t2 strategy=none` (base weights, shared contexts)" if shared else "`--model hf`"
+        lines.append(f"\nWhole run, one process, side by side: {base} {hf_s:.0f} s, `--model t2` {t2_s:.0f} s "
+                     f"(t2 / {'base' if shared else 'hf'} = {t2_s / hf_s:.2f}; {record.get('threads')} torch thread(s), batch size "
                      f"{record.get('batch_size')}).")
     return "\n".join(lines)
 
