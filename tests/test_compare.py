@@ -56,6 +56,17 @@ def test_compare_runs_each_configuration_once_and_tables_them(tiny_hf_folder, tm
     marker = json.loads((tmp_path / "cmp" / "expert-math" / "done.json").read_text())
     assert marker["strategy"] == "expert:math" and marker["limit"] == 4
     assert list((tmp_path / "cmp" / "prompt").glob("samples_bbh_ll_navigate_*.jsonl.gz"))
+    # a configuration killed before its marker: rerun, its answers come from its response cache
+    assert (tmp_path / "cmp" / "none" / "cache_rank0.db").is_file()
+    for path in (tmp_path / "cmp" / "none").iterdir():
+        if not path.name.startswith("cache"):
+            path.unlink()
+    from t2eval.harness.model import T2LM
+    with monkeypatch.context() as patch:
+        patch.setattr(T2LM, "_loglikelihood_tokens", lambda *a, **k: pytest.fail("a cached answer was computed again"))
+        resumed = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert resumed.exit_code == 0, resumed.output
+    assert (tmp_path / "cmp" / "comparison.md").read_text() == table
     # a rerun resumes: nothing is evaluated again, the same table comes out
     monkeypatch.setattr(module, "evaluate", lambda **kw: pytest.fail("a finished configuration ran again"))
     again = CliRunner().invoke(main, args, catch_exceptions=False)
