@@ -142,6 +142,10 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none", per_tas
         else:
             scores = [row[config].value for row in table.values() if config in row]
             lines.append(f"| {config} | {len(scores)} | {100 * sum(scores) / max(1, len(scores)):.1f} | |")
+    best = [max(row[c].value for c in fixed if c in row) for row in table.values() if any(c in row for c in fixed)]
+    if len(fixed) > 1 and len(best) == len(table):
+        lines.append(f"| *oracle (upper bound: per task the best of {', '.join(fixed)}, chosen in hindsight)* | "
+                     f"{len(best)} | *{100 * sum(best) / len(best):.1f}* | |")
     return "\n".join(lines).lstrip("\n")
 
 
