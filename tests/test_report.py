@@ -81,6 +81,10 @@ def test_methods_are_read_from_the_results_files_themselves(tmp_path):
     assert method_of({"model": "t2", "t2": t2_block("prompt", mine)}, experts_digest(["f" * 64])) == "prompt"
     assert method_of({"model": "t2", "t2": t2_block("fewshot", fewshot={"math": {"shots": 5, "alpha": [1]}})}) \
         == "fewshot:5"
+    mixed = t2_block("fewshot", fewshot={"math": {"shots": 10, "alpha": [0.7, 0.3], "experts": ["math", "base"]}})
+    assert method_of({"model": "t2", "t2": mixed}) == "fewshot:10[mix_base]"
+    assert method_of({"model": "t2", "t2": mixed, "model_args": {"population": "4", "generations": "2"}}) \
+        == "fewshot:10[mix_base,population=4,generations=2]"
     foreign = {"math": {**MATH_EXPERT["math"], "base_model": "other-model"}}
     assert method_of({"model": "t2", "t2": t2_block("math", foreign)}) == "svf-transfer"
     shuffled = {"math": {**MATH_EXPERT["math"], "kind": "shuffled"}}

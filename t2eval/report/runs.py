@@ -17,7 +17,8 @@ method key                          results written by
                                     and the shipped experts; otherwise the key says what differs,
                                     e.g. ``prompt[dispatch=generate,adapt=task]@experts=1a2b3c4d``
 ``fewshot:<k>``                     ``--model t2`` with ``strategy=fewshot`` and k shots
-                                    (``fewshot:<k>[mix_base]``: the base weights among the mixed)
+                                    (``fewshot:<k>[mix_base,population=4]``: the base weights
+                                    among the mixed, CEM settings given as model arguments)
 ``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
 ``model:<slug>/<key>``              any ``--model t2`` key above on another base model
 =================================  ==========================================================
@@ -95,6 +96,9 @@ def peft_method(folder: str | Path, copy: Path | None = None) -> str:
 
 #: pass-1 settings of the default ``--model t2`` and what a results file without the key
 #: had (runs made before the setting existed generated the label in the paper's one-turn layout)
+#: few-shot search settings a run may change from its preset: named in the method key when given
+CEM_ARGS = ("cem_preset", "population", "generations", "elite_ratio", "init_std", "alpha")
+
 PASS1_DEFAULTS = {"dispatch": ("score", "generate"), "adapt": ("sample", "sample"),
                   "pass1_layout": ("system", "user"), "pass1_options": (True, False)}
 
@@ -150,8 +154,9 @@ def _t2_method(t2: dict, args: dict, shipped: str | None) -> str:
         shots = {m.get("shots") for m in (t2.get("fewshot") or {}).values()} or {args.get("shots")}
         library = _pass1_variant(t2, shipped, pass1=False)  # "@experts=<digest>" off the shipped library
         with_base = any("base" in (m.get("experts") or []) for m in (t2.get("fewshot") or {}).values())
+        variant = ["mix_base"] * with_base + [f"{k}={args[k]}" for k in CEM_ARGS if k in args]
         return ((f"{strategy}:{max(s for s in shots if s is not None)}" if shots - {None} else f"{strategy}:?")
-                + ("[mix_base]" if with_base else "") + library)
+                + (f"[{','.join(variant)}]" if variant else "") + library)
     if kind is not None:
         return strategy + _pass1_variant(t2, shipped, pass1=kind.uses_pass1)
     expert = (t2.get("experts") or {}).get(strategy.removeprefix("expert:"), {})

@@ -88,7 +88,9 @@ SPECS = [
         Row("+ SVF `reasoning` expert alone (fixed, no pass 1)", is_("svf:choice:mlp")),
         Row("+ T² prompt", is_("prompt")), Row("+ T² cls-expert", is_("cls")),
         Row("+ T² few-shot (10 shots, the paper's)", is_("fewshot:10")),
-        Row("+ T² few-shot (10 shots, base weights among the candidates: mix_base)", is_("fewshot:10[mix_base]"))],
+        Row("+ T² few-shot (10 shots, base weights among the candidates: mix_base)", is_("fewshot:10[mix_base]")),
+        Row("+ T² few-shot (mix_base, a smaller search: 4 candidates × 2 generations)",
+            is_("fewshot:10[mix_base,population=4,generations=2]"))],
         note=SUITE_NOTE, library=True),
     TableSpec("4", "Table 4 — ablations (targets, objective, SVF vs LoRA under RL)", ABLATION_TASKS, [
         BASE,
