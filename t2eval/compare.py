@@ -11,7 +11,9 @@ marker written last: a rerun skips configurations already done with the same tas
 model arguments, so an interrupted comparison resumes where it stopped. Within a configuration,
 every answer is also written as it comes to lm-eval's response cache (``<folder>/cache_rank0.db``,
 ``--use_cache``): a run killed halfway reruns only the requests it had not answered yet (its
-pass-1 routing and seconds then cover those documents only).
+pass-1 routing and seconds then cover those documents only). ``--split validation`` scores each
+task's validation split instead of its test split (held-out documents, for choosing defaults):
+the results files say so, and the report keys those runs ``<method>@validation``, never a test cell.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_write_text
-from .harness.tasks import evaluate
+from .harness.tasks import evaluate, validation_tasks
 from .jsonl import write_text
 
 log = logging.getLogger(__name__)
 MARKER = "done.json"
+SPLITS = ("test", "validation")
 
 
 class CompareError(ValueError):
@@ -45,6 +48,7 @@ class Comparison:
     batch_size: int = 8
     apply_chat_template: bool = False
     device: str = "cpu"
+    split: str = "test"  # "validation": score each task's validation split (choosing defaults on held-out data)
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -52,6 +56,8 @@ class Comparison:
             raise CompareError("give at least one task (--tasks) and one configuration (--strategies)")
         if "strategy" in self.model_args:
             raise CompareError("strategy goes in --strategies, not in --model-args")
+        if self.split not in SPLITS:
+            raise CompareError(f"--split {self.split!r}: use one of {', '.join(SPLITS)}")
         if len(set(self.strategies)) != len(self.strategies):
             raise CompareError(f"a configuration is listed twice: {', '.join(self.strategies)}")
 
@@ -60,8 +66,9 @@ class Comparison:
 
     def settings(self, strategy: str) -> dict:
         """What must match for a finished run to be reused."""
-        return {"strategy": strategy, "tasks": self.tasks, "limit": self.limit, "model_args": self.model_args,
-                "batch_size": self.batch_size, "apply_chat_template": self.apply_chat_template}
+        settings = {"strategy": strategy, "tasks": self.tasks, "limit": self.limit, "model_args": self.model_args,
+                    "batch_size": self.batch_size, "apply_chat_template": self.apply_chat_template}
+        return settings if self.split == "test" else {**settings, "split": self.split}
 
     def is_done(self, strategy: str) -> bool:
         marker = self.folder(strategy) / MARKER
@@ -104,10 +111,16 @@ def run_one(comparison: Comparison, strategy: str) -> Path:
     """One lm-eval run of ``strategy``; its files written, then the marker."""
     folder = comparison.folder(strategy)
     folder.mkdir(parents=True, exist_ok=True)
+    tasks, where = comparison.tasks, {}
+    if comparison.split == "validation":
+        manager, tasks = validation_tasks(comparison.tasks)
+        where = {"task_manager": manager}
     out = evaluate(model="t2", model_args={**comparison.model_args, **configuration_args(strategy)},
-                   tasks=comparison.tasks, limit=comparison.limit, log_samples=True,
+                   tasks=tasks, limit=comparison.limit, log_samples=True, **where,
                    batch_size=comparison.batch_size, device=comparison.device,
                    use_cache=str(folder / "cache"), apply_chat_template=comparison.apply_chat_template)
+    if comparison.split != "test":  # the report keys these runs apart: never a test cell
+        out["config"] = {**out.get("config", {}), "split": comparison.split}
     stamp = str(out.get("date", "run")).replace(":", "-").replace(" ", "T")
     for task, samples in (out.pop("samples", None) or {}).items():
         write_text(folder / f"samples_{task}_{stamp}.jsonl.gz",

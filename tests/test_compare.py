@@ -77,6 +77,26 @@ def test_compare_runs_each_configuration_once_and_tables_them(tiny_hf_folder, tm
     assert changed.exit_code != 0 and "holds a run with other settings" in changed.output
 
 
+def test_compare_on_the_validation_split_is_keyed_apart(tiny_hf_folder, tmp_path, offline_bbh):
+    """--split validation scores the held-out documents; the report never takes them for test cells."""
+    from t2eval.cli import main
+    from t2eval.report.runs import read_results, results_files
+
+    args = ["compare", "--tasks", "bbh_ll_navigate", "--strategies", "none", "--limit", "3", "--split", "validation",
+            "--out", str(tmp_path / "val"), "--model-args", f"pretrained={tiny_hf_folder}"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "validation split" in (tmp_path / "val" / "comparison.md").read_text()
+    (results,) = results_files(tmp_path / "val" / "none")
+    data = json.loads(results.read_text())
+    assert data["n-samples"]["bbh_ll_navigate"]["original"] == 20  # the 20 held-out documents
+    (score,) = read_results(results)
+    assert score.method.endswith("@validation")
+    assert json.loads((tmp_path / "val" / "none" / "done.json").read_text())["split"] == "validation"
+    bad = CliRunner().invoke(main, ["compare", "--tasks", "bbh_ll_navigate", "--split", "train"])
+    assert bad.exit_code != 0 and "train" in bad.output
+
+
 def _rows(markdown: str, task: str) -> dict[str, list[str]]:
     """{configuration: [n, score, Δ (CI)]} of one task's section of a comparison table."""
     section = re.split(rf"#+ {task} ", markdown)[1].split("\n#")[0]

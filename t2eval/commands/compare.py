@@ -18,9 +18,12 @@ import click
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--apply-chat-template", is_flag=True, help="As lm-eval's --apply_chat_template.")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--split", default="test", show_default=True, type=click.Choice(["test", "validation"]),
+              help="validation: score each task's validation split (held-out documents, for choosing settings "
+                   "and defaults); such runs are never test-table cells.")
 @click.option("--table", "table_path", default=None, type=click.Path(dir_okay=False),
               help="Also write the markdown table here [<out>/comparison.md].")
-def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_template, device, table_path):
+def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_template, device, split, table_path):
     """Run each configuration through lm-eval (per-document samples kept), then print one
     table: per task every configuration with its difference to base (paired 95% CI), pass-1
     routing and seconds, the oracle (best fixed choice in hindsight, an upper bound) and each
@@ -40,13 +43,15 @@ def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_te
         args = dict(kv.split("=", 1) for kv in model_args.split(",") if kv)
         comparison = Comparison(tasks=[t for t in tasks.split(",") if t], strategies=[s for s in strategies.split(",") if s],
                                 out=Path(out), limit=limit, model_args=args, batch_size=batch_size,
-                                apply_chat_template=apply_chat_template, device=device)
+                                apply_chat_template=apply_chat_template, device=device, split=split)
         folders = run_all(comparison, say=lambda msg: click.echo(msg, err=True))
     except (CompareError, ValueError) as err:
         raise click.ClickException(str(err)) from err
     scores = {strategy: [s for path in results_files(folder) for s in read_results(path)]
               for strategy, folder in zip(comparison.strategies, folders)}
     table = compare_table(scores)
+    if split != "test":
+        table = f"*Scored on each task's {split} split (held-out documents), not its test split.*\n\n" + table
     if limit:
         table = (f"*A slice: the first {limit} documents of each task (--limit). A smoke test unless stated "
                  "as a slice of at least 500 documents in all.*\n\n" + table)

@@ -30,6 +30,28 @@ def lm_eval_task(name: str):
         return None
 
 
+def validation_tasks(names: list[str]) -> tuple[object, list]:
+    """(task manager, task objects) for ``names`` with each task's test split switched off, so
+    lm-eval scores its validation split: held-out documents for choosing settings and defaults.
+
+    Raises:
+        ValueError: a task has no validation split (named, before anything runs).
+    """
+    from lm_eval.tasks import TaskManager
+
+    from ..benchmarks import task_dir
+
+    manager = TaskManager(include_path=str(task_dir()))
+    loaded = manager.load(names)["tasks"]
+    missing = [name for name, task in loaded.items() if not task.has_validation_docs()]
+    if missing:
+        raise ValueError(f"no validation split in {', '.join(missing)}: --split validation needs one "
+                         "(score those tasks on their test split in a separate comparison)")
+    for task in loaded.values():
+        task.config.test_split = None
+    return manager, list(loaded.values())
+
+
 def evaluate(**kwargs) -> dict:
     """lm-eval's ``simple_evaluate`` (same arguments, same results dict)."""
     from lm_eval import simple_evaluate

@@ -21,6 +21,8 @@ method key                          results written by
                                     among the mixed, CEM settings given as model arguments)
 ``<peft method>:<objective>:<m>``   ``--model hf --model_args peft=DIR`` (DIR from t2eval)
 ``model:<slug>/<key>``              any ``--model t2`` key above on another base model
+``<key>@validation``                any key above, scored on the validation split
+                                    (``t2eval compare --split validation``): never a cell
 =================================  ==========================================================
 """
 
@@ -191,6 +193,8 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     data = read_json(path)
     config = data.get("config") or {}
     method = method_of(config, shipped, path.parent)
+    if config.get("split", "test") != "test":  # t2eval compare --split validation
+        method += f"@{config['split']}"
     info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
             "limit": config.get("limit")}
     scores = []
