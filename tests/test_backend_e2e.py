@@ -117,7 +117,7 @@ def test_fewshot_can_mix_the_base_weights_back_in(env, experts_dir, tmp_path):
     assert mix["experts"][-1] == "base" and sorted(mix["experts"]) == ["base", "code", "math", "reasoning"]
     assert len(mix["alpha"]) == 4 and abs(sum(mix["alpha"]) - 1) < 1e-4
     from t2eval.report.runs import method_of
-    assert method_of(results["config"]).startswith("fewshot:2[mix_base]")
+    assert method_of(results["config"]).startswith("fewshot:2[mix_base,population=3,generations=1]")
 
 
 def _stock(env, args: list[str], out) -> tuple[dict, list[dict], str]:
