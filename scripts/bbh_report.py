@@ -18,7 +18,7 @@ from pathlib import Path
 
 from t2eval.benchmarks.bbh import constant_predictor_rates, load_bbh_splits
 from t2eval.jsonl import read_json
-from t2eval.report.runs import read_results, results_files
+from t2eval.report.runs import folder_scores
 from t2eval.report.suite import compare_table, suite_record, suite_table
 
 
@@ -27,7 +27,7 @@ def compare_scores(folder: Path) -> tuple[dict[str, list], int | None]:
     scores, limits = {}, set()
     markers = [(json.loads(m.read_text()), m) for m in folder.glob("*/done.json")]
     for settings, marker in sorted(markers, key=lambda sm: (sm[0]["strategy"] != "none", sm[0]["strategy"])):
-        scores[settings["strategy"]] = [s for path in results_files(marker.parent) for s in read_results(path)]
+        scores[settings["strategy"]] = folder_scores(marker.parent)
         limits.add(settings.get("limit"))
     if len(limits) > 1:
         raise SystemExit(f"{folder}: its configurations were run with different limits {sorted(limits, key=str)}")

@@ -12,12 +12,11 @@ Usage: python scripts/slim_samples.py SRC DST
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import shutil
 from pathlib import Path
 
-from t2eval.jsonl import plain_name, read_jsonl
+from t2eval.jsonl import plain_name, read_jsonl, write_text
 
 KEEP = ("doc_id", "doc_hash", "target")
 BIG = 100_000  # bytes: a results file larger than this is copied gzipped
@@ -28,12 +27,6 @@ def slim_row(row: dict) -> dict:
     out = {k: row[k] for k in KEEP if k in row}
     out.update({k: v for k, v in row.items() if k not in out and isinstance(v, (int, float)) and not isinstance(v, bool)})
     return out
-
-
-def _write_gz(path: Path, data: bytes) -> None:
-    """gzip -n: no name or time in the header (the same data gives the same bytes)."""
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
-        out.write(data)
 
 
 def main() -> None:
@@ -47,14 +40,14 @@ def main() -> None:
         raise SystemExit(f"no results_*.json under {args.src}")
     for results in found:
         if results.stat().st_size > BIG:  # per-document pass-1 details: gzipped (the report reads both)
-            _write_gz(args.dst / f"{results.name}.gz", results.read_bytes())
+            write_text(args.dst / f"{results.name}.gz", results.read_text())
         else:
             shutil.copy2(results, args.dst / results.name)
         stamp = results.stem.removeprefix("results_")
         for samples in sorted([*results.parent.glob(f"samples_*_{stamp}.jsonl"),
                                *results.parent.glob(f"samples_*_{stamp}.jsonl.gz")]):  # t2eval compare gzips
             rows = [slim_row(row) for row in read_jsonl(samples)]
-            _write_gz(args.dst / f"{plain_name(samples)}.gz", "".join(json.dumps(r) + "\n" for r in rows).encode())
+            write_text(args.dst / f"{plain_name(samples)}.gz", "".join(json.dumps(r) + "\n" for r in rows))
     print(f"{len(found)} results file(s) -> {args.dst}")
 
 

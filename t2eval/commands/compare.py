@@ -36,7 +36,7 @@ def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_te
     from pathlib import Path
 
     from ..compare import CompareError, Comparison, run_all
-    from ..report.runs import read_results, results_files
+    from ..report.runs import folder_scores
     from ..report.suite import compare_table
 
     try:
@@ -47,8 +47,7 @@ def compare(tasks, strategies, out, limit, model_args, batch_size, apply_chat_te
         folders = run_all(comparison, say=lambda msg: click.echo(msg, err=True))
     except (CompareError, ValueError) as err:
         raise click.ClickException(str(err)) from err
-    scores = {strategy: [s for path in results_files(folder) for s in read_results(path)]
-              for strategy, folder in zip(comparison.strategies, folders)}
+    scores = {strategy: folder_scores(folder) for strategy, folder in zip(comparison.strategies, folders)}
     table = compare_table(scores)
     if split != "test":
         table = f"*Scored on each task's {split} split (held-out documents), not its test split.*\n\n" + table

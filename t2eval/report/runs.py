@@ -96,11 +96,11 @@ def peft_method(folder: str | Path, copy: Path | None = None) -> str:
     return f"{kind}:{meta.get('objective', 'sft')}:{modules}"
 
 
-#: pass-1 settings of the default ``--model t2`` and what a results file without the key
-#: had (runs made before the setting existed generated the label in the paper's one-turn layout)
 #: few-shot search settings a run may change from its preset: named in the method key when given
 CEM_ARGS = ("cem_preset", "population", "generations", "elite_ratio", "init_std", "alpha")
 
+#: pass-1 settings of the default ``--model t2`` and what a results file without the key
+#: had (runs made before the setting existed generated the label in the paper's one-turn layout)
 PASS1_DEFAULTS = {"dispatch": ("score", "generate"), "adapt": ("sample", "sample"),
                   "pass1_layout": ("system", "user"), "pass1_options": (True, False)}
 
@@ -217,6 +217,11 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
 def results_files(folder: Path) -> list[Path]:
     """The lm-eval results files directly in ``folder`` (``results_*.json``, plain or gzipped)."""
     return sorted([*folder.glob("results_*.json"), *folder.glob("results_*.json.gz")])
+
+
+def folder_scores(folder: Path) -> list[Score]:
+    """Every :class:`Score` of the results files directly in ``folder`` (one run folder)."""
+    return [score for path in results_files(folder) for score in read_results(path)]
 
 
 def same_documents(base: Score, other: Score) -> bool:

@@ -69,6 +69,19 @@ def suite_table(record: dict, rates: dict[str, dict[str, float]], metric: str = 
 # ----------------------------------------------------------------------------- t2eval compare
 
 
+def fixed_configs(scores_by_config: dict, base: str = "none") -> list[str]:
+    """The configurations that answer a whole task with one set of weights: ``base`` and every
+    ``expert:<name>`` (the oracle's candidates)."""
+    return [c for c in scores_by_config if c == base or c.startswith("expert:")]
+
+
+def oracle_of(by_config: dict, fixed: list[str], base: str = "none") -> str | None:
+    """The fixed configuration with the best score on one task, picked in hindsight (an upper
+    bound, not a method); ties go to ``base``. None when no fixed configuration ran the task."""
+    ran = [c for c in fixed if c in by_config]
+    return max(ran, key=lambda c: (by_config[c].value, c == base)) if ran else None
+
+
 def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: str = "none",
                  metric: str = "acc") -> dict:
     """The record :func:`suite_table` reads, from ``t2eval compare`` runs: per task, ``base``'s and
@@ -76,7 +89,7 @@ def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: st
     and the oracle: the best fixed configuration (``base`` or an ``expert:<name>``) on that task,
     picked in hindsight (an upper bound, not a method)."""
     table = compare_rows(scores_by_config)
-    fixed = [c for c in scores_by_config if c == base or c.startswith("expert:")]
+    fixed = fixed_configs(scores_by_config, base)
     detail = {}
     for task, by_config in table.items():
         if base not in by_config or t2 not in by_config:
@@ -86,12 +99,11 @@ def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: st
             raise ValueError(f"{task}: the {base} and {t2} runs have no per-document {metric} on the same documents")
         info = by_config[t2].info.get("t2") or {}
         timing = (info.get("per_task") or {}).get(task, {})
-        best = max((c for c in fixed if c in by_config), key=lambda c: (by_config[c].value, c == base))
+        best = oracle_of(by_config, fixed, base)
         detail[task] = {metric: {"hf": pair[0], "t2": pair[1]}, "labels": (info.get("pass1_labels") or {}).get(task, {}),
                         "pass1_s": timing.get("pass1_s", 0.0), "pass2_s": timing.get("pass2_s", 0.0),
                         "oracle": (best.removeprefix("expert:"), by_config[best].value)}
     return {"tasks_detail": detail}
-
 
 
 def compare_rows(scores_by_config: dict[str, list]) -> dict[str, dict[str, object]]:
@@ -110,11 +122,12 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none", per_tas
     strategy's regret against it; a macro row per configuration (bootstrap within tasks).
     ``per_task=False``: the macro rows only."""
     table = compare_rows(scores_by_config)
-    fixed = [c for c in scores_by_config if c == base or c.startswith("expert:")]
+    fixed = fixed_configs(scores_by_config, base)
     lines = []
     for task, by_config in table.items() if per_task else ():
         ref = by_config.get(base)
-        oracle = max((by_config[c] for c in fixed if c in by_config), key=lambda s: s.value, default=None)
+        best = oracle_of(by_config, fixed, base)
+        oracle = by_config[best] if best is not None else None
         lines += [f"\n### {task} ({ref.metric if ref else next(iter(by_config.values())).metric})\n",
                   "| configuration | n | score | Δ vs base (95% CI) | regret vs oracle | pass 1 labels | pass 1 s | "
                   "pass 2 s |", "|---|---:|---:|---|---:|---|---:|---:|"]
@@ -128,8 +141,7 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none", per_tas
             lines.append(f"| {config} | {score.n} | {100 * score.value:.1f} | {_diff_text(diff)} | {regret} | "
                          f"{labels} | {timing.get('pass1_s', 0.0):.1f} | {timing.get('pass2_s', 0.0):.1f} |")
         if oracle is not None:
-            config = next(c for c in fixed if by_config.get(c) is oracle)
-            lines.append(f"| *oracle (upper bound, chosen in hindsight: {config})* | {oracle.n} | "
+            lines.append(f"| *oracle (upper bound, chosen in hindsight: {best})* | {oracle.n} | "
                          f"*{100 * oracle.value:.1f}* | | | | | |")
     lines += ["\n### macro over tasks (mean of task scores; CI: documents resampled within tasks)\n",
               "| configuration | tasks | score | Δ vs base (95% CI) |", "|---|---:|---:|---|"]
@@ -142,7 +154,8 @@ def compare_table(scores_by_config: dict[str, list], base: str = "none", per_tas
         else:
             scores = [row[config].value for row in table.values() if config in row]
             lines.append(f"| {config} | {len(scores)} | {100 * sum(scores) / max(1, len(scores)):.1f} | |")
-    best = [max(row[c].value for c in fixed if c in row) for row in table.values() if any(c in row for c in fixed)]
+    picks = [(row, oracle_of(row, fixed, base)) for row in table.values()]
+    best = [row[pick].value for row, pick in picks if pick is not None]
     if len(fixed) > 1 and len(best) == len(table):
         lines.append(f"| *oracle (upper bound: per task the best of {', '.join(fixed)}, chosen in hindsight)* | "
                      f"{len(best)} | *{100 * sum(best) / len(best):.1f}* | |")
