@@ -35,8 +35,9 @@ class T2Args:
     experts: str | None = _arg(None, "folder of expert files (default: experts/<model-slug>/ when present, "
                                      "or $T2EVAL_EXPERTS)")
     strategy: str | None = _arg(None, "none | prompt | cls | fewshot | uniform | <expert name> | expert:<name> "
-                                      "(expert:<name> forces one expert, e.g. expert:cls; default: prompt when "
-                                      "labelled experts exist, else none)")
+                                      "(expert:<name> forces one expert, e.g. expert:cls; default: cls when "
+                                      "labelled experts and a cls expert exist, prompt when only labelled "
+                                      "experts do, else none)")
     dispatch: str = _arg("score", "pass 1 for prompt / cls: score (one forward per document scores the four labels) "
                                   "| calibrated (score minus each label's prior on content-free questions) "
                                   "| generate (the paper's generated classification)")
