@@ -37,7 +37,7 @@ def compare_scores(folder: Path) -> tuple[dict[str, list], int | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="a bench_pass1.py record, or a t2eval compare --out folder")
-    parser.add_argument("--t2", default="prompt", help="the compared configuration of a compare folder")
+    parser.add_argument("--t2", default="cls", help="the compared configuration of a compare folder (default: cls, the default strategy)")
     parser.add_argument("--macro", action="store_true",
                         help="a compare folder: every configuration's macro row instead of the per-task table")
     args = parser.parse_args()

@@ -4,7 +4,7 @@ each, and keep every run's results and per-document samples (``t2eval compare``)
 A configuration is a strategy as ``--model_args strategy=`` takes it: ``none`` (the base
 weights), ``prompt``, ``cls``, ``fewshot``, ``uniform``, or a fixed expert ``expert:<name>``,
 optionally followed by ``+<flag>`` for boolean ``--model t2`` arguments set true in that
-configuration only (``prompt+guard``: the default strategy with the base-weights guard).
+configuration only (``prompt+guard``: ``strategy=prompt`` with the base-weights guard).
 Each run lands in ``<out>/<configuration>/`` (lm-eval's ``results_<date>.json`` and gzipped
 ``samples_<task>_<date>.jsonl.gz``, which :mod:`t2eval.report.runs` reads) with a ``done.json``
 marker written last: a rerun skips configurations already done with the same tasks, limit and

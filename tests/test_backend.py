@@ -266,6 +266,11 @@ def test_strategies_are_registered_classes():
     assert list(STRATEGIES) == ["none", "prompt", "cls", "uniform", "fewshot"]
     empty = ExpertLibrary({}, None)
     assert make_strategy(None, empty).name == "none"  # no experts: base weights
+    # the default follows the held-out comparison (reports/defaults.md): cls where a cls expert ships
+    labelled = ExpertLibrary({"m": _Labelled("math")}, None)
+    assert make_strategy(None, labelled).name == "prompt"
+    assert make_strategy(None, ExpertLibrary({"m": _Labelled("math"), "cls": _Labelled(None)}, None)).name == "cls"
+    assert make_strategy(None, ExpertLibrary({"cls": _Labelled(None)}, None)).name == "none"  # cls, no labels
     with pytest.raises(ValueError, match="needs labelled experts"):
         make_strategy("prompt", empty)
     assert make_strategy("fewshot", empty.__class__({"m": _Labelled("math")}), shots=3).fingerprint() == {

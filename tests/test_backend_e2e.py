@@ -136,9 +136,9 @@ def test_pass1_modes_through_the_stock_cli_are_visible(env, experts_dir, dispatc
     results, _, log = _stock(env, ["--model_args", f"experts={experts_dir},dispatch={dispatch}",
                                    "--tasks", "arc_easy", "--limit", "4"], tmp_path)
     info = results["config"]["t2"]
-    assert info["strategy"] == "prompt" and info["dispatch"] == dispatch
-    assert f"strategy=prompt (dispatch={dispatch}, pass1_layout=system" in log  # start-up line
-    assert "t2 pass 1 (base weights)" in log or dispatch == "generate"  # progress bar
+    assert info["strategy"] == "cls" and info["dispatch"] == dispatch  # the default where cls ships
+    assert f"strategy=cls (dispatch={dispatch}, pass1_layout=system" in log  # start-up line
+    assert "t2 pass 1 (cls weights)" in log or dispatch == "generate"  # progress bar
     assert "t2 summary" in log and "arc_easy: pass 1" in log
     details = info["pass1_details"]["arc_easy"]
     assert len(details) == 4

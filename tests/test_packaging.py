@@ -60,5 +60,5 @@ def test_installed_wheel_runs_lm_eval_with_the_shipped_experts(wheel, tmp_path):
                          text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     log = run.stdout + run.stderr
-    assert "strategy=prompt" in log and str(venv) in log and "reasoning [reasoning]" in log, log[-3000:]
+    assert "strategy=cls" in log and str(venv) in log and "reasoning [reasoning]" in log, log[-3000:]
     assert "arc_easy_t2" in run.stdout
