@@ -118,7 +118,7 @@ def test_report_cells_normalise_count_and_cite_their_source(tmp_path, monkeypatc
     table2 = text.split("### Table 2")[1].split("###")[0]
     assert "| + T² prompt | 12.00 (1.20) n=100 no CI [2] | — | — |" in table2   # no samples: no interval
     assert "| + T² few-shot (10 shots, the paper's) | 20.00 (2.00†) n=150 no CI [3] | — | — |" in table2  # base: 100 docs
-    assert "| math (100) | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
+    assert "| math (100) | prompt | score | HFLM loop | 3.0 | 12.0 | 25% |" in text    # Table 3
     table8 = text.split("### Table 8")[1].split("###")[0]
     assert "| + T² few-shot, 10 shots | 20.00 (2.00†) n=150 no CI [2] |" in table8
     assert "| + T² few-shot, 5 shots | — |" in table8
@@ -305,3 +305,24 @@ def test_suite_table_from_compare_runs_shows_the_oracle_and_regret(tmp_path):
     assert rows[2].startswith("| a | 4 | 25.0 | 50.0 | 25.0 | 75.0 | +50.0 (") and "| 50.0 (reasoning) | -25.0 | reasoning 4 | 2 | 3 |" in rows[2]
     assert "| 50.0 (none) | +25.0 |" in rows[3]
     assert rows[4].startswith("| **macro (2 tasks)** | 8 |") and "| *50.0* | +0.0 |" in rows[4]
+    # base alone is no choice: no oracle, no regret (it would be the gain over base, negated)
+    from t2eval.report.suite import compare_table
+    alone = {"none": runs["none"], "prompt": runs["prompt"]}
+    assert all(d["oracle"] is None for d in suite_record(alone)["tasks_detail"].values())
+    assert "oracle" not in suite_table(suite_record(alone), {})
+    table = compare_table(alone)
+    assert "oracle (upper bound" not in table and "| prompt | 4 | 75.0 | +50.0 (" in table
+    assert all(line.split(" | ")[4] == "" for line in table.splitlines() if line.startswith("| prompt | 4 |"))
+
+
+def test_table3_times_both_pass1_strategies_and_marks_validation_runs(tmp_path):
+    from t2eval.report.runs import Score
+    from t2eval.report.tables import timing_table
+
+    def score(method, name):
+        info = {"t2": {"seconds": {"pass1": 2.0, "pass2": 8.0}, "dispatch": "score", "share_context": True}}
+        return Score("arc_easy", "acc", 0.5, 570, method, tmp_path / name, info=info)
+
+    table = timing_table([score("prompt@validation", "a.json"), score("cls", "b.json"), score("none", "c.json")])
+    assert "| arc_easy (570) — validation split | prompt | score | shared contexts | 2.0 | 8.0 | 25% |" in table
+    assert "| arc_easy (570) | cls | score |" in table and "c.json" not in table

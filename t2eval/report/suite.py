@@ -77,9 +77,10 @@ def fixed_configs(scores_by_config: dict, base: str = "none") -> list[str]:
 
 def oracle_of(by_config: dict, fixed: list[str], base: str = "none") -> str | None:
     """The fixed configuration with the best score on one task, picked in hindsight (an upper
-    bound, not a method); ties go to ``base``. None when no fixed configuration ran the task."""
+    bound, not a method); ties go to ``base``. None when fewer than two fixed configurations ran
+    the task: base alone is no choice, and a regret against it would only be a gain, negated."""
     ran = [c for c in fixed if c in by_config]
-    return max(ran, key=lambda c: (by_config[c].value, c == base)) if ran else None
+    return max(ran, key=lambda c: (by_config[c].value, c == base)) if len(ran) > 1 else None
 
 
 def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: str = "none",
@@ -102,7 +103,7 @@ def suite_record(scores_by_config: dict[str, list], t2: str = "prompt", base: st
         best = oracle_of(by_config, fixed, base)
         detail[task] = {metric: {"hf": pair[0], "t2": pair[1]}, "labels": (info.get("pass1_labels") or {}).get(task, {}),
                         "pass1_s": timing.get("pass1_s", 0.0), "pass2_s": timing.get("pass2_s", 0.0),
-                        "oracle": (best.removeprefix("expert:"), by_config[best].value)}
+                        "oracle": (best.removeprefix("expert:"), by_config[best].value) if best else None}
     return {"tasks_detail": detail}
 
 
