@@ -323,6 +323,10 @@ def test_table3_times_both_pass1_strategies_and_marks_validation_runs(tmp_path):
         info = {"t2": {"seconds": {"pass1": 2.0, "pass2": 8.0}, "dispatch": "score", "share_context": True}}
         return Score("arc_easy", "acc", 0.5, 570, method, tmp_path / name, info=info)
 
-    table = timing_table([score("prompt@validation", "a.json"), score("cls", "b.json"), score("none", "c.json")])
+    table = timing_table([score("prompt@validation", "a.json"), score("cls", "b.json"), score("none", "c.json"),
+                          score("cls[dispatch=calibrated]@experts=ab12@validation", "d.json"),
+                          score("prompt@experts=ab12", "e.json")])
+    assert "| arc_easy (570) — validation split | cls | score |" in table  # after settings and a library
+    assert "| arc_easy (570) | prompt | score |" in table  # another library is not a split
     assert "| arc_easy (570) — validation split | prompt | score | shared contexts | 2.0 | 8.0 | 25% |" in table
     assert "| arc_easy (570) | cls | score |" in table and "c.json" not in table

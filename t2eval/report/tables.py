@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..benchmarks import suite_members, task_version
-from .runs import Score, paired, same_documents, suite_scores
+from .runs import Score, paired, same_documents, split_of, suite_scores
 
 MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
@@ -258,9 +258,9 @@ def timing_table(scores: list[Score], relative_to=None) -> str:
              "source |", "|---|---|---|---|---:|---:|---:|---|"]
     by_file: dict = {}
     for s in scores:
-        key, _, split = s.method.split("[")[0].partition("@")
+        key = s.method.split("[")[0].split("@")[0]
         if key in PASS1_STRATEGIES:
-            by_file.setdefault(s.source, (key, split, []))[2].append(s)
+            by_file.setdefault(s.source, (key, split_of(s.method), []))[2].append(s)
     for path, (strategy, split, group) in sorted(by_file.items(), key=lambda kv: str(kv[0])):
         seconds = group[0].info.get("t2", {}).get("seconds", {})
         p1, p2 = seconds.get("pass1"), seconds.get("pass2")
