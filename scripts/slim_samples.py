@@ -3,7 +3,8 @@ reviewer needs to re-derive every paired interval: ``doc_id``, ``doc_hash``, ``t
 per-document metrics (``acc``, ``acc_norm``, ``exact_match``, ...), gzipped (``gzip -n``: no
 timestamp). Responses and log-likelihoods stay in the run folder.
 
-Results files over 100 kB (``--model t2`` runs keep every document's pass-1 decision) are
+Results files over 50 kB (``--model t2`` runs keep every document's pass-1 decision; a 23-task
+suite's results list every task's config) are
 copied gzipped; ``t2eval report`` reads both.
 
 Usage: python scripts/slim_samples.py SRC DST
@@ -19,7 +20,7 @@ from pathlib import Path
 from t2eval.jsonl import plain_name, read_jsonl, write_text
 
 KEEP = ("doc_id", "doc_hash", "target")
-BIG = 100_000  # bytes: a results file larger than this is copied gzipped
+BIG = 50_000  # bytes: a results file larger than this is copied gzipped
 
 
 def slim_row(row: dict) -> dict:
