@@ -10,7 +10,9 @@ The base model is the one the adapter names (``base_model_name_or_path``; an ali
 ``smollm2-135m-instruct`` resolves to the embedded model). Before saving, the merged model's
 logits are checked against the unmerged PEFT model on random tokens (max abs difference ≤
 --tolerance), and the adapter's ``adapter_config.json`` / ``t2eval.json`` are copied into the
-folder so the merged model says where it came from.
+folder as ``merged_adapter_config.json`` / ``merged_adapter_t2eval.json`` so the merged model says
+where it came from (not under their own names: transformers would load a folder holding an
+``adapter_config.json`` as an adapter).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def main() -> None:
         raise SystemExit(f"merged logits differ from the adapter's by {diff:.2e} > {args.tolerance}: not saved")
     merged.save_pretrained(args.out)
     AutoTokenizer.from_pretrained(base).save_pretrained(args.out)
-    for name, copy in (("adapter_config.json", "adapter_config.json"), ("t2eval.json", "adapter_t2eval.json")):
+    for name, copy in (("adapter_config.json", "merged_adapter_config.json"),
+                       ("t2eval.json", "merged_adapter_t2eval.json")):
         if (args.adapter / name).is_file():
             shutil.copy(args.adapter / name, args.out / copy)
     print(f"merged {args.adapter} into {base} -> {args.out} (max abs logit difference {diff:.1e})")
