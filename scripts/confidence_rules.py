@@ -124,11 +124,12 @@ def main() -> None:
     print()
     print("| rule | held-out macro | Δ vs base (95% CI) |" + (" test macro | Δ vs base (95% CI) |" if test else ""))
     print("|---|---:|---|" + ("---:|---|" if test else ""))
+    test_base = per_doc(*test, all_rules["base"]) if test else None
     for name in shown:
         cells = []
         pairs = [(val["base"], val[name])]
         if test:
-            pairs.append((per_doc(*test, all_rules["base"]), per_doc(*test, all_rules[name])))
+            pairs.append((test_base, per_doc(*test, all_rules[name])))
         for base_scores, scores in pairs:
             diff = macro_paired_bootstrap({t: (base_scores[t], scores[t]) for t in base_scores})
             cells += [f"{100 * macro(scores):.1f}",

@@ -91,7 +91,7 @@ def test_compare_on_the_validation_split_is_keyed_apart(tiny_hf_folder, tmp_path
     data = json.loads(results.read_text())
     assert data["n-samples"]["bbh_ll_navigate"]["original"] == 20  # the 20 held-out documents
     (score,) = read_results(results)
-    assert score.method.endswith("@validation")
+    assert score.method.endswith("@validation") and score.info["split"] == "validation"
     assert json.loads((tmp_path / "val" / "none" / "done.json").read_text())["split"] == "validation"
     bad = CliRunner().invoke(main, ["compare", "--tasks", "bbh_ll_navigate", "--split", "train"])
     assert bad.exit_code != 0 and "train" in bad.output

@@ -319,12 +319,14 @@ def test_table3_times_both_pass1_strategies_and_marks_validation_runs(tmp_path):
     from t2eval.report.runs import Score
     from t2eval.report.tables import timing_table
 
-    def score(method, name):
-        info = {"t2": {"seconds": {"pass1": 2.0, "pass2": 8.0}, "dispatch": "score", "share_context": True}}
+    def score(method, name, split="test"):  # as read_results builds them: the key and info["split"]
+        info = {"t2": {"seconds": {"pass1": 2.0, "pass2": 8.0}, "dispatch": "score", "share_context": True},
+                "split": split}
         return Score("arc_easy", "acc", 0.5, 570, method, tmp_path / name, info=info)
 
-    table = timing_table([score("prompt@validation", "a.json"), score("cls", "b.json"), score("none", "c.json"),
-                          score("cls[dispatch=calibrated]@experts=ab12@validation", "d.json"),
+    table = timing_table([score("prompt@validation", "a.json", "validation"), score("cls", "b.json"),
+                          score("none", "c.json"),
+                          score("cls[dispatch=calibrated]@experts=ab12@validation", "d.json", "validation"),
                           score("prompt@experts=ab12", "e.json")])
     assert "| arc_easy (570) — validation split | cls | score |" in table  # after settings and a library
     assert "| arc_easy (570) | prompt | score |" in table  # another library is not a split

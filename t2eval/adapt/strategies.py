@@ -72,8 +72,9 @@ def default_strategy(library: ExpertLibrary) -> str:
     cls ties prompt on BBH validation and leads by +0.5 points on ARC validation, and routes
     the validation pool 1.000 against 0.593)."""
     if not library.by_label:
-        return "none"
-    return "cls" if ExpertClassification.pass1_expert in library.experts else "prompt"
+        return NoAdaptation.name
+    cls = ExpertClassification
+    return cls.name if cls.pass1_expert in library.experts else PromptClassification.name
 
 
 def make_strategy(name: str | None, library: ExpertLibrary, adapt: str = "sample", **options) -> Strategy:

@@ -132,13 +132,6 @@ def _pass1_variant(t2: dict, shipped: str | None, pass1: bool = True) -> str:
     return text
 
 
-def split_of(method: str) -> str:
-    """The split a method key was scored on when not the test split (its ``@<split>`` suffix, see
-    :func:`read_results`), else ``""``."""
-    last = method.rsplit("@", 1)
-    return last[1] if len(last) == 2 and "=" not in last[1] else ""
-
-
 def method_of(config: dict, shipped: str | None = None, beside: Path | None = None) -> str:
     """The method key of one lm-eval results file's ``config`` block (``shipped``: the digest
     of the shipped experts' fingerprints, :func:`experts_digest`; ``beside``: the results file's
@@ -203,7 +196,7 @@ def read_results(path: Path, shipped: str | None = None) -> list[Score]:
     if config.get("split", "test") != "test":  # t2eval compare --split validation
         method += f"@{config['split']}"
     info = {"model": config.get("model"), "model_args": _model_args(config), "t2": config.get("t2") or {},
-            "limit": config.get("limit")}
+            "limit": config.get("limit"), "split": config.get("split", "test")}
     scores = []
     for task, result in (data.get("results") or {}).items():
         if task in (data.get("groups") or {}) or task in (data.get("group_subtasks") or {}):

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..benchmarks import suite_members, task_version
-from .runs import Score, paired, same_documents, split_of, suite_scores
+from ..adapt import STRATEGIES
+from .runs import Score, paired, same_documents, suite_scores
 
 MIN_DOCS = 100  # a run on fewer documents is a slice (a smoke test), never a table cell
 
@@ -246,27 +247,23 @@ def _rel(path, root) -> str:
         return str(path)
 
 
-#: the strategies that run pass 1 (Table 3 times them)
-PASS1_STRATEGIES = ("prompt", "cls")
-
-
 def timing_table(scores: list[Score], relative_to=None) -> str:
-    """Table 3: pass-1 vs pass-2 time of the pass-1 strategies (``prompt``, ``cls``), per results
-    file; a run on the validation split says so beside its tasks."""
+    """Table 3: pass-1 vs pass-2 time of the strategies that run pass 1 (``prompt``, ``cls``: the
+    registry's ``uses_pass1``), per results file; a run on another split than test says so."""
     lines = ["### Table 3 — inference time of the two-pass strategies (pass 1 vs pass 2)", "",
              "| tasks (documents) | strategy | pass 1 | pass 2 | pass 1 (s) | pass 2 (s) | pass 1 as % of pass 2 | "
              "source |", "|---|---|---|---|---:|---:|---:|---|"]
     by_file: dict = {}
     for s in scores:
         key = s.method.split("[")[0].split("@")[0]
-        if key in PASS1_STRATEGIES:
-            by_file.setdefault(s.source, (key, split_of(s.method), []))[2].append(s)
+        if key in STRATEGIES and STRATEGIES.get(key).uses_pass1:
+            by_file.setdefault(s.source, (key, s.info.get("split", "test"), []))[2].append(s)
     for path, (strategy, split, group) in sorted(by_file.items(), key=lambda kv: str(kv[0])):
         seconds = group[0].info.get("t2", {}).get("seconds", {})
         p1, p2 = seconds.get("pass1"), seconds.get("pass2")
         if p1 is None or not p2:
             continue
-        tasks = ", ".join(f"{s.task} ({s.n})" for s in group) + (f" — {split} split" if split else "")
+        tasks = ", ".join(f"{s.task} ({s.n})" for s in group) + (f" — {split} split" if split != "test" else "")
         t2 = group[0].info.get("t2", {})
         mode = t2.get("dispatch", "generate")  # runs before dispatch=score generated
         pass2 = "shared contexts" if t2.get("share_context") else "HFLM loop"
